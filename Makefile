@@ -1,0 +1,50 @@
+# The front door: `make run` and `make test` are all a new user needs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+DEMO_ARGS ?= --reps 24 --days 180 --seed 1
+
+.PHONY: run test lint format check bench clean messages
+
+$(VENV)/.runtime: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+run: $(VENV)/.runtime
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo $(DEMO_ARGS)
+	@echo
+	@echo "  salestrack is starting on http://$(HOST):$(PORT)/  (Ctrl+C to stop)"
+	@echo
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+test: $(VENV)/.dev
+	SALESTRACK_ENV=test $(BIN)/python manage.py makemigrations --check --dry-run
+	SALESTRACK_ENV=test $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+check: $(VENV)/.runtime
+	SALESTRACK_ENV=production DEBUG=false SECRET_KEY=$$($(BIN)/python -c 'import secrets;print(secrets.token_urlsafe(64))') \
+		ALLOWED_HOSTS=salestrack.example.com $(BIN)/python manage.py check --deploy --fail-level WARNING
+
+# Rebuild the translation catalogues after changing user-facing strings (needs gettext).
+messages: $(VENV)/.dev
+	$(BIN)/python manage.py makemessages --all --ignore=.venv --ignore=staticfiles
+	$(BIN)/python manage.py compilemessages --ignore=.venv
+
+clean:
+	rm -rf $(VENV) staticfiles db.sqlite3* test-artifacts .pytest_cache

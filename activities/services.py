@@ -1,0 +1,319 @@
+"""Writes of what reps log. Views, the API, imports and admin actions call these.
+
+Each service validates the whole object (field validators, model constraints and
+the business rules below), then writes in one transaction: a failed call leaves
+the database as it was.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .models import Account, Activity, ActivityType, Deal, DealStageChange, Product, Rep, Source, Stage
+
+
+def _latest_allowed_day() -> date:
+    return timezone.localdate() + timedelta(days=settings.SALESTRACK_MAX_FUTURE_DAYS)
+
+
+def _check_not_far_future(errors: dict, field: str, day: date | None) -> None:
+    if day is not None and day > _latest_allowed_day():
+        errors.setdefault(field, []).append(_("%(day)s is too far in the future.") % {"day": day.isoformat()})
+
+
+def _add_years(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def _raise(errors: dict) -> None:
+    if errors:
+        raise ValidationError(errors)
+
+
+def _validate(instance, errors: dict, exclude=None) -> None:
+    """full_clean() and our own checks, reported together, field by field."""
+    try:
+        instance.full_clean(exclude=exclude)
+    except ValidationError as exc:
+        for field, messages in exc.message_dict.items():
+            errors.setdefault(field, []).extend(messages)
+    _raise(errors)
+
+
+# --- activities -------------------------------------------------------------
+
+
+def _activity_rules(activity: Activity) -> dict:
+    errors: dict = {}
+    if activity.occurred_at is not None:
+        if timezone.is_naive(activity.occurred_at):
+            activity.occurred_at = timezone.make_aware(activity.occurred_at)
+        _check_not_far_future(errors, "occurred_at", timezone.localtime(activity.occurred_at).date())
+    if activity.type_id and not activity.type.is_active:
+        errors.setdefault("type", []).append(_("This activity type is no longer in use."))
+    if activity.deal_id and activity.rep_id and activity.deal.owner_id != activity.rep_id:
+        errors.setdefault("deal", []).append(_("You can only link your own deals."))
+    return errors
+
+
+@transaction.atomic
+def activity_log(
+    *,
+    rep: Rep,
+    type: ActivityType,
+    occurred_at: datetime | None = None,
+    duration_minutes: int | None = None,
+    deal: Deal | None = None,
+    account: Account | None = None,
+    outcome: str = "",
+    notes: str = "",
+    source: str = Source.MANUAL,
+    external_id: str = "",
+) -> Activity:
+    """Log an activity; `occurred_at` defaults to now, the duration to the type's default."""
+    activity = Activity(
+        rep=rep,
+        type=type,
+        occurred_at=occurred_at or timezone.now(),
+        duration_minutes=duration_minutes if duration_minutes is not None else type.default_duration,
+        deal=deal,
+        account=account or (deal.account if deal else None),
+        outcome=outcome,
+        notes=notes,
+        source=source,
+        external_id=external_id,
+    )
+    _validate(activity, _activity_rules(activity))
+    activity.save()
+    return activity
+
+
+_ACTIVITY_EDITABLE = {"type", "occurred_at", "duration_minutes", "deal", "account", "outcome", "notes"}
+
+
+@transaction.atomic
+def activity_update(*, activity: Activity, **fields) -> Activity:
+    unknown = set(fields) - _ACTIVITY_EDITABLE
+    if unknown:
+        raise TypeError(f"activity_update() cannot change {sorted(unknown)}")
+    # Work on a fresh copy so a rejected update leaves the caller's object untouched.
+    updated = Activity.objects.select_for_update().get(pk=activity.pk)
+    for name, value in fields.items():
+        setattr(updated, name, value)
+    _validate(updated, _activity_rules(updated))
+    updated.save()
+    return updated
+
+
+@transaction.atomic
+def activity_delete(*, activity: Activity) -> None:
+    activity.delete()
+
+
+# --- deals ------------------------------------------------------------------
+
+
+def _deal_rules(deal: Deal) -> dict:
+    errors: dict = {}
+    _check_not_far_future(errors, "opened_on", deal.opened_on)
+    _check_not_far_future(errors, "closed_on", deal.closed_on)
+    if deal.opened_on and deal.expected_close_on:
+        if deal.expected_close_on < deal.opened_on:
+            errors.setdefault("expected_close_on", []).append(
+                _("The expected close cannot be before the deal was opened.")
+            )
+        horizon = _add_years(deal.opened_on, settings.SALESTRACK_MAX_EXPECTED_CLOSE_YEARS)
+        if deal.expected_close_on > horizon:
+            errors.setdefault("expected_close_on", []).append(
+                _("%(day)s is too far in the future.") % {"day": deal.expected_close_on.isoformat()}
+            )
+    if deal.opened_on and deal.closed_on and deal.closed_on < deal.opened_on:
+        errors.setdefault("closed_on", []).append(_("A deal cannot close before it was opened."))
+    if deal.stage_id:
+        if deal.stage.is_closed and deal.closed_on is None:
+            errors.setdefault("closed_on", []).append(_("A won or lost deal needs its closing date."))
+        if not deal.stage.is_closed and deal.closed_on is not None:
+            errors.setdefault("closed_on", []).append(_("An open deal has no closing date."))
+    if deal.owner_id and not deal.owner.is_active and deal._state.adding:
+        errors.setdefault("owner", []).append(_("This rep is no longer active."))
+    return errors
+
+
+def first_open_stage() -> Stage:
+    stage = Stage.objects.filter(kind=Stage.Kind.OPEN).order_by("order").first()
+    if stage is None:
+        raise ValidationError({"stage": _("The pipeline has no open stage; ask an admin.")})
+    return stage
+
+
+@transaction.atomic
+def deal_open(
+    *,
+    owner: Rep,
+    name: str,
+    amount: Decimal,
+    opened_on: date | None = None,
+    stage: Stage | None = None,
+    account: Account | None = None,
+    product: Product | None = None,
+    revenue_type: str = Deal.RevenueType.ONE_TIME,
+    expected_close_on: date | None = None,
+    closed_on: date | None = None,
+    source: str = Source.MANUAL,
+    external_id: str = "",
+    by=None,
+    opened_at: datetime | None = None,
+) -> Deal:
+    """Open a deal (in the first open stage unless told) and record its first stage."""
+    deal = Deal(
+        owner=owner,
+        name=name,
+        amount=amount,
+        opened_on=opened_on or timezone.localdate(),
+        stage=stage or first_open_stage(),
+        account=account,
+        product=product,
+        revenue_type=revenue_type,
+        expected_close_on=expected_close_on,
+        closed_on=closed_on,
+        source=source,
+        external_id=external_id,
+    )
+    _validate(deal, _deal_rules(deal))
+    deal.save()
+    DealStageChange.objects.create(
+        deal=deal,
+        from_stage=None,
+        to_stage=deal.stage,
+        changed_at=opened_at or timezone.now(),
+        by=by,
+    )
+    return deal
+
+
+_DEAL_EDITABLE = {"name", "amount", "account", "product", "revenue_type", "expected_close_on", "opened_on"}
+
+
+@transaction.atomic
+def deal_update(*, deal: Deal, **fields) -> Deal:
+    """Edit a deal's details. Its stage only changes through deal_move_stage()."""
+    unknown = set(fields) - _DEAL_EDITABLE
+    if unknown:
+        raise TypeError(f"deal_update() cannot change {sorted(unknown)}")
+    updated = Deal.objects.select_for_update().get(pk=deal.pk)
+    for name, value in fields.items():
+        setattr(updated, name, value)
+    _validate(updated, _deal_rules(updated))
+    updated.save()
+    return updated
+
+
+@transaction.atomic
+def deal_move_stage(
+    *,
+    deal: Deal,
+    to_stage: Stage,
+    by,
+    closed_on: date | None = None,
+    amount: Decimal | None = None,
+    changed_at: datetime | None = None,
+) -> Deal:
+    """Move a deal to another stage and record the move.
+
+    Entering a won or lost stage sets closed_on (today unless given) and may
+    confirm the final amount; moving back to an open stage reopens the deal.
+    """
+    locked = Deal.objects.select_for_update().select_related("stage").get(pk=deal.pk)
+    if locked.stage_id == to_stage.pk:
+        raise ValidationError({"to_stage": _("The deal is already in this stage.")})
+    from_stage = locked.stage
+    locked.stage = to_stage
+    if to_stage.is_closed:
+        locked.closed_on = closed_on or timezone.localdate()
+        if amount is not None:
+            locked.amount = amount
+    else:
+        if closed_on is not None:
+            raise ValidationError({"closed_on": _("An open deal has no closing date.")})
+        locked.closed_on = None
+        if amount is not None:
+            locked.amount = amount
+    _validate(locked, _deal_rules(locked))
+    locked.save()
+    DealStageChange.objects.create(
+        deal=locked,
+        from_stage=from_stage,
+        to_stage=to_stage,
+        changed_at=changed_at or timezone.now(),
+        by=by,
+    )
+    return locked
+
+
+@transaction.atomic
+def deal_delete(*, deal: Deal) -> None:
+    # Activities keep their history; they just lose the link (SET_NULL).
+    deal.delete()
+
+
+# --- people -----------------------------------------------------------------
+
+
+@transaction.atomic
+def user_set_role(*, user, role: str) -> None:
+    """Put a user in exactly one of the role groups (rep, manager, admin).
+
+    Admins also get staff status, so they can open Django admin.
+    """
+    from django.contrib.auth.models import Group
+
+    from .access import ROLES
+
+    if role not in ROLES:
+        raise ValidationError({"role": _("Unknown role %(role)s.") % {"role": role}})
+    groups = {g.name: g for g in Group.objects.filter(name__in=ROLES)}
+    user.groups.remove(*[g for name, g in groups.items() if name != role])
+    user.groups.add(groups[role])
+    if role == "admin" and not user.is_staff:
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
+    user.__dict__.pop("_salestrack_groups", None)
+
+
+@transaction.atomic
+def rep_create(
+    *,
+    username: str,
+    team,
+    email: str = "",
+    first_name: str = "",
+    last_name: str = "",
+    password: str | None = None,
+    territory=None,
+    hired_on: date | None = None,
+) -> Rep:
+    """Create a user with the rep role and their rep profile."""
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model()(username=username, email=email, first_name=first_name, last_name=last_name)
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    _validate(user, {}, exclude=["password"])
+    user.save()
+    user_set_role(user=user, role="rep")
+    rep = Rep(user=user, team=team, territory=territory or team.territory, hired_on=hired_on)
+    _validate(rep, {})
+    rep.save()
+    return rep
