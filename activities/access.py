@@ -84,7 +84,8 @@ def visible_teams(user) -> QuerySet[Team]:
         return Team.objects.none()
     if is_admin(user):
         return Team.objects.all()
-    q = Q(manager=user)
+    # The same rule as _rep_filter: naming a user as a team's manager counts only with the manager role.
+    q = Q(manager=user) if is_manager(user) else Q(pk__in=[])
     rep = rep_of(user)
     if rep is not None:
         q |= Q(pk=rep.team_id)

@@ -53,13 +53,14 @@ def _validate(instance, errors: dict, exclude=None) -> None:
 # --- activities -------------------------------------------------------------
 
 
-def _activity_rules(activity: Activity) -> dict:
+def _activity_rules(activity: Activity, *, new_type: bool = True) -> dict:
     errors: dict = {}
     if activity.occurred_at is not None:
         if timezone.is_naive(activity.occurred_at):
             activity.occurred_at = timezone.make_aware(activity.occurred_at)
         _check_not_far_future(errors, "occurred_at", timezone.localtime(activity.occurred_at).date())
-    if activity.type_id and not activity.type.is_active:
+    # A retired type may not be picked again, but old entries of it stay editable.
+    if new_type and activity.type_id and not activity.type.is_active:
         errors.setdefault("type", []).append(_("This activity type is no longer in use."))
     if activity.deal_id and activity.rep_id and activity.deal.owner_id != activity.rep_id:
         errors.setdefault("deal", []).append(_("You can only link your own deals."))
@@ -108,9 +109,10 @@ def activity_update(*, activity: Activity, **fields) -> Activity:
         raise TypeError(f"activity_update() cannot change {sorted(unknown)}")
     # Work on a fresh copy so a rejected update leaves the caller's object untouched.
     updated = Activity.objects.select_for_update().get(pk=activity.pk)
+    stored_type_id = updated.type_id
     for name, value in fields.items():
         setattr(updated, name, value)
-    _validate(updated, _activity_rules(updated))
+    _validate(updated, _activity_rules(updated, new_type=updated.type_id != stored_type_id))
     updated.save()
     return updated
 
@@ -273,7 +275,8 @@ def deal_delete(*, deal: Deal) -> None:
 def user_set_role(*, user, role: str) -> None:
     """Put a user in exactly one of the role groups (rep, manager, admin).
 
-    Admins also get staff status, so they can open Django admin.
+    Admins also get staff status, so they can open Django admin; a user who is
+    no longer an admin loses it (superusers keep theirs).
     """
     from django.contrib.auth.models import Group
 
@@ -284,8 +287,9 @@ def user_set_role(*, user, role: str) -> None:
     groups = {g.name: g for g in Group.objects.filter(name__in=ROLES)}
     user.groups.remove(*[g for name, g in groups.items() if name != role])
     user.groups.add(groups[role])
-    if role == "admin" and not user.is_staff:
-        user.is_staff = True
+    is_staff = role == "admin" or user.is_superuser
+    if user.is_staff != is_staff:
+        user.is_staff = is_staff
         user.save(update_fields=["is_staff"])
     user.__dict__.pop("_salestrack_groups", None)
 

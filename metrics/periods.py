@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -43,7 +44,11 @@ class Period:
             if kind == PeriodKind.QUARTER:
                 return cls(date(year, 3 * int(match.group(2)) - 2, 1), kind)
             return cls(date(year, int(match.group(2)), 1), kind)
-        raise ValueError(f"{text!r} is not a period: write 2026 (year), 2026-Q3 (quarter) or 2026-07 (month)")
+        # Shown to users (URLs, API, imports), so translated when raised.
+        raise ValueError(
+            gettext("%(text)r is not a period: write 2026 (year), 2026-Q3 (quarter) or 2026-07 (month)")
+            % {"text": text}
+        )
 
     @classmethod
     def containing(cls, day: date, kind: str) -> Period:
