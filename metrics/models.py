@@ -159,3 +159,237 @@ class ActivityTarget(PeriodTarget):
 
     def __str__(self):
         return f"{self.owner} · {self.activity_type} · {self.period}"
+
+
+# --- summary tables -----------------------------------------------------------
+# Filled only by metrics.rollup; pages and the API read nothing else.
+
+
+class Scope(models.TextChoices):
+    REP = "rep", _("Rep")
+    TEAM = "team", _("Team")
+    TERRITORY = "territory", _("Territory")
+    COMPANY = "company", _("Company")
+
+
+MONEY = {"max_digits": 16, "decimal_places": 2}
+
+
+class RepDayActivity(models.Model):
+    """Activities of one rep on one local day, per activity type."""
+
+    rep = models.ForeignKey("activities.Rep", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    activity_type = models.ForeignKey("activities.ActivityType", on_delete=models.CASCADE, related_name="+")
+    count = models.PositiveIntegerField()
+    minutes = models.PositiveIntegerField()
+
+    class Meta:
+        verbose_name = _("daily activity rollup")
+        verbose_name_plural = _("daily activity rollups")
+        constraints = [
+            models.UniqueConstraint(fields=["day", "rep", "activity_type"], name="repdayactivity_unique")
+        ]
+        indexes = [models.Index(fields=["rep", "day"], name="repdayactivity_rep_day_idx")]
+
+    def __str__(self):
+        return f"{self.rep_id} · {self.day} · {self.activity_type_id}"
+
+
+class RepDayDeal(models.Model):
+    """Deals of one rep on one day, per product: opened that day, and won/lost that day."""
+
+    rep = models.ForeignKey("activities.Rep", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    product = models.ForeignKey(
+        "activities.Product", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    deals_opened = models.PositiveIntegerField(default=0)
+    pipeline_created = models.DecimalField(**MONEY, default=0)
+    deals_won = models.PositiveIntegerField(default=0)
+    deals_lost = models.PositiveIntegerField(default=0)
+    revenue = models.DecimalField(**MONEY, default=0)
+
+    class Meta:
+        verbose_name = _("daily deal rollup")
+        verbose_name_plural = _("daily deal rollups")
+        indexes = [
+            models.Index(fields=["day", "rep"], name="repdaydeal_day_rep_idx"),
+            models.Index(fields=["rep", "day"], name="repdaydeal_rep_day_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.rep_id} · {self.day} · {self.product_id}"
+
+
+class PeriodSlice(models.Model):
+    """Columns shared by every per-period table: which scope object and which period."""
+
+    scope = models.CharField(max_length=9, choices=Scope)
+    # Rep, team or territory id; 0 for the company.
+    scope_id = models.BigIntegerField()
+    period_kind = models.CharField(max_length=7, choices=PeriodKind)
+    period_start = models.DateField()
+
+    class Meta:
+        abstract = True
+
+    @property
+    def period(self) -> Period:
+        return Period(self.period_start, self.period_kind)
+
+    def __str__(self):
+        return f"{self.scope} {self.scope_id} · {self.period}"
+
+
+class PeriodMetric(PeriodSlice):
+    """Every figure of one scope object for one period. NULL means undefined, never 0."""
+
+    revenue = models.DecimalField(**MONEY, default=0)
+    deals_won = models.PositiveIntegerField(default=0)
+    deals_lost = models.PositiveIntegerField(default=0)
+    win_rate = models.FloatField(null=True)
+    avg_deal_size = models.DecimalField(**MONEY, null=True)
+    deals_opened = models.PositiveIntegerField(default=0)
+    pipeline_created = models.DecimalField(**MONEY, default=0)
+    quota = models.DecimalField(**MONEY, null=True)
+    attainment = models.FloatField(null=True)
+    projection = models.DecimalField(**MONEY, null=True)
+    weighted_pipeline = models.DecimalField(**MONEY, default=0)
+    activity_count = models.PositiveIntegerField(default=0)
+    activity_minutes = models.PositiveBigIntegerField(default=0)
+    selling_minutes = models.PositiveBigIntegerField(default=0)
+    selling_time_share = models.FloatField(null=True)
+    reps_with_quota = models.PositiveIntegerField(null=True)
+    reps_at_quota = models.PositiveIntegerField(null=True)
+    reps_at_quota_share = models.FloatField(null=True)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("period metric")
+        verbose_name_plural = _("period metrics")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["period_kind", "period_start", "scope", "scope_id"], name="periodmetric_unique"
+            )
+        ]
+
+
+class PeriodActivityMix(PeriodSlice):
+    activity_type = models.ForeignKey("activities.ActivityType", on_delete=models.CASCADE, related_name="+")
+    count = models.PositiveIntegerField()
+    minutes = models.PositiveBigIntegerField()
+
+    class Meta:
+        verbose_name = _("period activity mix")
+        verbose_name_plural = _("period activity mixes")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["period_kind", "period_start", "scope", "scope_id", "activity_type"],
+                name="periodactivitymix_unique",
+            )
+        ]
+
+
+class PeriodFunnel(PeriodSlice):
+    stage = models.ForeignKey("activities.Stage", on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveSmallIntegerField()
+    reached = models.PositiveIntegerField()
+    conversion = models.FloatField(null=True)
+    leakage = models.FloatField(null=True)
+
+    class Meta:
+        verbose_name = _("period funnel stage")
+        verbose_name_plural = _("period funnel stages")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["period_kind", "period_start", "scope", "scope_id", "stage"],
+                name="periodfunnel_unique",
+            )
+        ]
+
+
+class PeriodProduct(PeriodSlice):
+    product = models.ForeignKey(
+        "activities.Product", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    revenue = models.DecimalField(**MONEY)
+    won_count = models.PositiveIntegerField()
+
+    class Meta:
+        verbose_name = _("period product sales")
+        verbose_name_plural = _("period product sales")
+        indexes = [
+            models.Index(
+                fields=["period_kind", "period_start", "scope", "scope_id"], name="periodproduct_slice_idx"
+            )
+        ]
+
+
+class PeriodActivityImpact(PeriodSlice):
+    activity_type = models.ForeignKey("activities.ActivityType", on_delete=models.CASCADE, related_name="+")
+    corr_revenue = models.FloatField(null=True)
+    corr_win_rate = models.FloatField(null=True)
+    n_revenue = models.PositiveIntegerField()
+    n_win_rate = models.PositiveIntegerField()
+
+    class Meta:
+        verbose_name = _("period activity impact")
+        verbose_name_plural = _("period activity impacts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["period_kind", "period_start", "scope", "scope_id", "activity_type"],
+                name="periodactivityimpact_unique",
+            )
+        ]
+
+
+# --- bookkeeping -----------------------------------------------------------------
+
+
+class ChangedDay(models.Model):
+    """A day whose raw rows changed since the last run (marked by services, cleared by runs)."""
+
+    day = models.DateField(unique=True)
+    marked_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("changed day")
+        verbose_name_plural = _("changed days")
+
+    def __str__(self):
+        return self.day.isoformat()
+
+
+class MetricRun(models.Model):
+    """One run of the metrics engine, for admins to follow and for interrupted runs to redo."""
+
+    class Kind(models.TextChoices):
+        NIGHTLY = "nightly", _("Nightly")
+        INCREMENTAL = "incremental", _("Incremental")
+        BACKFILL = "backfill", _("Backfill")
+        MANUAL = "manual", _("Manual")
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+
+    kind = models.CharField(_("kind"), max_length=11, choices=Kind)
+    status = models.CharField(_("status"), max_length=9, choices=Status, default=Status.RUNNING)
+    first_day = models.DateField(_("first day"), null=True, blank=True)
+    last_day = models.DateField(_("last day"), null=True, blank=True)
+    started_at = models.DateTimeField(_("started"))
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    chunks_total = models.PositiveIntegerField(_("chunks"), default=0)
+    chunks_done = models.PositiveIntegerField(_("chunks done"), default=0)
+    rows_written = models.PositiveBigIntegerField(_("rows written"), default=0)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        verbose_name = _("metrics run")
+        verbose_name_plural = _("metrics runs")
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.started_at:%Y-%m-%d %H:%M}"
