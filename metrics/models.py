@@ -234,12 +234,12 @@ class PeriodSlice(models.Model):
     class Meta:
         abstract = True
 
+    def __str__(self):
+        return f"{self.scope} {self.scope_id} · {self.period}"
+
     @property
     def period(self) -> Period:
         return Period(self.period_start, self.period_kind)
-
-    def __str__(self):
-        return f"{self.scope} {self.scope_id} · {self.period}"
 
 
 class PeriodMetric(PeriodSlice):
