@@ -1,0 +1,621 @@
+"""The metrics engine: raw rows → daily tables → period tables.
+
+Each function rebuilds one slice (a range of days, or one period) inside one
+transaction, as delete-and-insert, so running it again gives the same rows and
+an interrupted run leaves every slice either old or new. The heavy lifting is
+`INSERT … SELECT … GROUP BY` in the database (the SELECT compiled by the ORM,
+so the same code runs on SQLite and PostgreSQL); Python only merges a few
+already-aggregated rows per scope object and computes ratios.
+
+The definitions followed here are in docs/metrics.md.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+import pandas as pd
+from django.db import connection, transaction
+from django.db.models import (
+    Case,
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Greatest, TruncDate
+from django.utils import timezone
+
+from activities.models import Activity, ActivityType, Deal, DealStageChange, Rep, Stage, Team
+
+from .models import (
+    PeriodActivityImpact,
+    PeriodActivityMix,
+    PeriodFunnel,
+    PeriodMetric,
+    PeriodProduct,
+    Projection,
+    Quota,
+    RepDayActivity,
+    RepDayDeal,
+    Scope,
+)
+from .periods import Period, PeriodKind
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0")
+# Correlations rest on at least this many reps (PRODUCT.md: not shown below 5).
+MIN_IMPACT_REPS = 5
+
+
+def _money(value) -> Decimal:
+    return Decimal(value or 0).quantize(CENT) if not isinstance(value, Decimal) else value.quantize(CENT)
+
+
+def _ratio(numerator, denominator) -> float | None:
+    if not denominator:
+        return None
+    return float(numerator) / float(denominator)
+
+
+def _execute(sql: str, params: Iterable) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(params))
+        return max(cursor.rowcount, 0)
+
+
+def _table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def local_day_bounds(first_day: date, last_day: date) -> tuple[datetime, datetime]:
+    """Aware datetimes of local midnight of first_day and of the day after last_day."""
+    tz = timezone.get_current_timezone()
+    start = datetime.combine(first_day, time.min, tzinfo=tz)
+    end = datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=tz)
+    return start, end
+
+
+# --- daily tables -----------------------------------------------------------------
+
+
+def rollup_days(*, first_day: date, last_day: date, rep_ids: Iterable[int] | None = None) -> int:
+    """Rebuild the daily tables for the days first_day..last_day (and only those reps)."""
+    rep_ids = list(rep_ids) if rep_ids is not None else None
+    with transaction.atomic():
+        written = _rollup_activity_days(first_day, last_day, rep_ids)
+        written += _rollup_deal_days(first_day, last_day, rep_ids)
+    return written
+
+
+def _rollup_activity_days(first_day: date, last_day: date, rep_ids: list[int] | None) -> int:
+    stale = RepDayActivity.objects.filter(day__gte=first_day, day__lte=last_day)
+    start, end = local_day_bounds(first_day, last_day)
+    activities = Activity.objects.filter(occurred_at__gte=start, occurred_at__lt=end)
+    if rep_ids is not None:
+        stale = stale.filter(rep_id__in=rep_ids)
+        activities = activities.filter(rep_id__in=rep_ids)
+    stale.delete()
+    grouped = (
+        activities.annotate(local_day=TruncDate("occurred_at", tzinfo=timezone.get_current_timezone()))
+        .values("rep_id", "local_day", "type_id")
+        .annotate(n=Count("id"), m=Sum("duration_minutes"))
+        .order_by()
+    )
+    sql, params = grouped.query.sql_with_params()
+    return _execute(
+        f"INSERT INTO {_table(RepDayActivity)} (rep_id, day, activity_type_id, count, minutes) "
+        f"SELECT s.rep_id, s.local_day, s.type_id, s.n, s.m FROM ({sql}) s",
+        params,
+    )
+
+
+def _rollup_deal_days(first_day: date, last_day: date, rep_ids: list[int] | None) -> int:
+    stale = RepDayDeal.objects.filter(day__gte=first_day, day__lte=last_day)
+    opened = Deal.objects.filter(opened_on__gte=first_day, opened_on__lte=last_day)
+    closed = Deal.objects.filter(
+        closed_on__gte=first_day, closed_on__lte=last_day, stage__kind__in=[Stage.Kind.WON, Stage.Kind.LOST]
+    )
+    if rep_ids is not None:
+        stale = stale.filter(rep_id__in=rep_ids)
+        opened = opened.filter(owner_id__in=rep_ids)
+        closed = closed.filter(owner_id__in=rep_ids)
+    stale.delete()
+    money = DecimalField(max_digits=16, decimal_places=2)
+    one, zero, nothing = Value(1, IntegerField()), Value(0, IntegerField()), Value(ZERO, money)
+    won = Q(stage__kind=Stage.Kind.WON)
+    # Two branches with the same columns: deals opened on a day, deals closed on a day.
+    opened_rows = opened.values(
+        rid=F("owner_id"),
+        d=F("opened_on"),
+        pid=F("product_id"),
+        o=one,
+        pc=F("amount"),
+        w=zero,
+        lo=zero,
+        r=nothing,
+    )
+    closed_rows = closed.values(
+        rid=F("owner_id"),
+        d=F("closed_on"),
+        pid=F("product_id"),
+        o=zero,
+        pc=nothing,
+        w=Case(When(won, then=one), default=zero),
+        lo=Case(When(won, then=zero), default=one),
+        r=Case(When(won, then=F("amount")), default=nothing, output_field=money),
+    )
+    sql, params = opened_rows.order_by().union(closed_rows.order_by(), all=True).query.sql_with_params()
+    return _execute(
+        f"INSERT INTO {_table(RepDayDeal)} "
+        "(rep_id, day, product_id, deals_opened, pipeline_created, deals_won, deals_lost, revenue) "
+        "SELECT u.rid, u.d, u.pid, SUM(u.o), SUM(u.pc), SUM(u.w), SUM(u.lo), SUM(u.r) "
+        f"FROM ({sql}) u GROUP BY u.rid, u.d, u.pid",
+        params,
+    )
+
+
+# --- period tables -----------------------------------------------------------------
+
+# How each scope groups rep rows: the rep field holding the scope object's id.
+SCOPE_KEYS = {
+    Scope.REP: "rep_id",
+    Scope.TEAM: "rep__team_id",
+    Scope.TERRITORY: "rep__territory_id",
+}
+
+
+@dataclass
+class _TargetBook:
+    """Quota or projection rows of one period, resolved by the recursive rule."""
+
+    rep_rows: dict[tuple[int, str, date], Decimal]
+    team_rows: dict[tuple[int, str, date], Decimal]
+
+    @classmethod
+    def load(cls, model, period: Period) -> _TargetBook:
+        rows = model.objects.filter(period_start__gte=period.start, period_start__lt=period.end).values_list(
+            "rep_id", "team_id", "period_kind", "period_start", "amount"
+        )
+        book = cls({}, {})
+        for rep_id, team_id, kind, start, amount in rows:
+            if rep_id is not None:
+                book.rep_rows[(rep_id, kind, start)] = amount
+            else:
+                book.team_rows[(team_id, kind, start)] = amount
+        return book
+
+    @staticmethod
+    def _children(period: Period) -> list[Period]:
+        if period.kind == PeriodKind.YEAR:
+            kind = PeriodKind.QUARTER
+        elif period.kind == PeriodKind.QUARTER:
+            kind = PeriodKind.MONTH
+        else:
+            return []
+        children, current = [], Period(period.start, kind)
+        while current.start < period.end:
+            children.append(current)
+            current = current.next()
+        return children
+
+    def _resolve(self, rows, owner_id: int, period: Period) -> Decimal | None:
+        exact = rows.get((owner_id, period.kind, period.start))
+        if exact is not None:
+            return exact
+        parts = [self._resolve(rows, owner_id, child) for child in self._children(period)]
+        parts = [part for part in parts if part is not None]
+        return sum(parts, ZERO) if parts else None
+
+    def for_rep(self, rep_id: int, period: Period) -> Decimal | None:
+        return self._resolve(self.rep_rows, rep_id, period)
+
+    def for_team(self, team_id: int, period: Period) -> Decimal | None:
+        return self._resolve(self.team_rows, team_id, period)
+
+
+def rollup_period(period: Period) -> int:
+    """Rebuild every period table for one period, all scopes, in one transaction."""
+    now = timezone.now()
+    with transaction.atomic():
+        for model in (PeriodMetric, PeriodActivityMix, PeriodFunnel, PeriodProduct, PeriodActivityImpact):
+            model.objects.filter(period_kind=period.kind, period_start=period.start).delete()
+        written = _rollup_metrics(period, now)
+        written += _rollup_grouped(period, RepDayActivity, PeriodActivityMix)
+        written += _rollup_grouped(period, RepDayDeal, PeriodProduct)
+        written += _rollup_funnel(period)
+        written += _rollup_impact(period)
+    return written
+
+
+def _slice(period: Period, scope: str, scope_id: int) -> dict:
+    return {"scope": scope, "scope_id": scope_id, "period_kind": period.kind, "period_start": period.start}
+
+
+def _rep_figures(period: Period) -> pd.DataFrame:
+    """One row per rep: the sums of the daily tables over the period, and its targets."""
+    in_period = Q(day__gte=period.start, day__lt=period.end)
+    reps = pd.DataFrame(
+        list(Rep.objects.values("id", "team_id", "territory_id").order_by("id")),
+        columns=["id", "team_id", "territory_id"],
+    ).set_index("id")
+    activity = pd.DataFrame(
+        list(
+            RepDayActivity.objects.filter(in_period)
+            .values("rep_id")
+            .annotate(
+                activity_count=Sum("count"),
+                activity_minutes=Sum("minutes"),
+                selling_minutes=Coalesce(Sum("minutes", filter=Q(activity_type__is_selling=True)), 0),
+            )
+            .order_by()
+        ),
+        columns=["rep_id", "activity_count", "activity_minutes", "selling_minutes"],
+    ).set_index("rep_id")
+    deals = pd.DataFrame(
+        list(
+            RepDayDeal.objects.filter(in_period)
+            .values("rep_id")
+            .annotate(
+                deals_opened=Sum("deals_opened"),
+                pipeline_created=Sum("pipeline_created"),
+                deals_won=Sum("deals_won"),
+                deals_lost=Sum("deals_lost"),
+                revenue=Sum("revenue"),
+            )
+            .order_by()
+        ),
+        columns=["rep_id", "deals_opened", "pipeline_created", "deals_won", "deals_lost", "revenue"],
+    ).set_index("rep_id")
+    pipeline = pd.DataFrame(
+        list(
+            Deal.objects.filter(
+                stage__kind=Stage.Kind.OPEN,
+                expected_close_on__gte=period.start,
+                expected_close_on__lt=period.end,
+            )
+            .values("owner_id")
+            .annotate(
+                weighted_pipeline=Sum(
+                    ExpressionWrapper(
+                        F("amount") * F("stage__win_probability"),
+                        output_field=DecimalField(max_digits=20, decimal_places=5),
+                    )
+                )
+            )
+            .order_by()
+        ),
+        columns=["owner_id", "weighted_pipeline"],
+    ).set_index("owner_id")
+    figures = reps.join(activity).join(deals).join(pipeline)
+    for column in (
+        "activity_count",
+        "activity_minutes",
+        "selling_minutes",
+        "deals_opened",
+        "deals_won",
+        "deals_lost",
+    ):
+        figures[column] = figures[column].fillna(0).astype(int)
+    for column in ("pipeline_created", "revenue", "weighted_pipeline"):
+        figures[column] = [_money(value) if pd.notna(value) else ZERO for value in figures[column]]
+    quotas = _TargetBook.load(Quota, period)
+    projections = _TargetBook.load(Projection, period)
+    figures["quota"] = [quotas.for_rep(rep_id, period) for rep_id in figures.index]
+    figures["projection"] = [projections.for_rep(rep_id, period) for rep_id in figures.index]
+    figures.attrs["quotas"] = quotas
+    figures.attrs["projections"] = projections
+    return figures
+
+
+def _derived(row: dict) -> dict:
+    """The ratios of a row of sums; NULL where undefined."""
+    closed = row["deals_won"] + row["deals_lost"]
+    row["win_rate"] = _ratio(row["deals_won"], closed)
+    row["avg_deal_size"] = _money(row["revenue"] / row["deals_won"]) if row["deals_won"] else None
+    row["attainment"] = _ratio(row["revenue"], row["quota"]) if row["quota"] else None
+    row["selling_time_share"] = _ratio(row["selling_minutes"], row["activity_minutes"])
+    return row
+
+
+SUMMED = (
+    "activity_count",
+    "activity_minutes",
+    "selling_minutes",
+    "deals_opened",
+    "pipeline_created",
+    "deals_won",
+    "deals_lost",
+    "revenue",
+    "weighted_pipeline",
+)
+
+
+def _sum_targets(values) -> Decimal | None:
+    present = [value for value in values if value is not None]
+    return sum(present, ZERO) if present else None
+
+
+def _rollup_metrics(period: Period, now: datetime) -> int:
+    reps = _rep_figures(period)
+    reps["attainment"] = [
+        _ratio(revenue, quota) if quota else None
+        for revenue, quota in zip(reps["revenue"], reps["quota"], strict=True)
+    ]
+    reps["has_quota"] = [bool(quota) for quota in reps["quota"]]
+    reps["at_quota"] = [att is not None and att >= 1.0 for att in reps["attainment"]]
+    quotas, projections = reps.attrs["quotas"], reps.attrs["projections"]
+
+    rows = []
+    for rep_id, rep in reps.iterrows():
+        row = {column: rep[column] for column in SUMMED}
+        row.update(quota=rep["quota"], projection=rep["projection"])
+        row.update(reps_with_quota=None, reps_at_quota=None, reps_at_quota_share=None)
+        rows.append({**_slice(period, Scope.REP, rep_id), **_derived(row)})
+
+    def group_row(scope, scope_id, members: pd.DataFrame, quota, projection):
+        row = {column: members[column].sum() if len(members) else 0 for column in SUMMED}
+        for column in ("pipeline_created", "revenue", "weighted_pipeline"):
+            row[column] = _money(sum(members[column], ZERO))
+        with_quota = int(members["has_quota"].sum())
+        at_quota = int((members["has_quota"] & members["at_quota"]).sum())
+        row.update(
+            quota=quota,
+            projection=projection,
+            reps_with_quota=with_quota,
+            reps_at_quota=at_quota,
+            reps_at_quota_share=_ratio(at_quota, with_quota),
+        )
+        return {**_slice(period, scope, scope_id), **_derived(row)}
+
+    team_quotas: dict[int, Decimal | None] = {}
+    team_projections: dict[int, Decimal | None] = {}
+    for team_id in Team.objects.order_by("id").values_list("id", flat=True):
+        members = reps[reps["team_id"] == team_id]
+        own_quota = quotas.for_team(team_id, period)
+        own_projection = projections.for_team(team_id, period)
+        team_quotas[team_id] = own_quota if own_quota is not None else _sum_targets(members["quota"])
+        team_projections[team_id] = (
+            own_projection if own_projection is not None else _sum_targets(members["projection"])
+        )
+        if len(members):
+            rows.append(
+                group_row(Scope.TEAM, team_id, members, team_quotas[team_id], team_projections[team_id])
+            )
+    for territory_id, members in reps[reps["territory_id"].notna()].groupby("territory_id"):
+        rows.append(
+            group_row(
+                Scope.TERRITORY,
+                int(territory_id),
+                members,
+                _sum_targets(members["quota"]),
+                _sum_targets(members["projection"]),
+            )
+        )
+    rows.append(
+        group_row(
+            Scope.COMPANY,
+            0,
+            reps,
+            _sum_targets(team_quotas.values()),
+            _sum_targets(team_projections.values()),
+        )
+    )
+    PeriodMetric.objects.bulk_create(
+        [PeriodMetric(computed_at=now, **_clean(row)) for row in rows], batch_size=1000
+    )
+    return len(rows)
+
+
+def _clean(row: dict) -> dict:
+    """numpy scalars to Python values, NaN to None, ids to int."""
+    cleaned = {}
+    for key, value in row.items():
+        if hasattr(value, "item"):
+            value = value.item()
+        if isinstance(value, float) and math.isnan(value):
+            value = None
+        cleaned[key] = value
+    cleaned["scope_id"] = int(cleaned["scope_id"])
+    return cleaned
+
+
+def _scope_values(scope: str):
+    """The expression of the scope object's id over a daily table (rep__… lookups)."""
+    if scope == Scope.COMPANY:
+        return Value(0, IntegerField())
+    return F(SCOPE_KEYS[scope])
+
+
+def _rollup_grouped(period: Period, source, target) -> int:
+    """Activity mix (per type) or product sales (per product) for every scope, by INSERT … SELECT."""
+    if target is PeriodActivityMix:
+        dimension, sums, columns = (
+            "activity_type_id",
+            {"a": Sum("count"), "b": Sum("minutes")},
+            "activity_type_id, count, minutes",
+        )
+        base = source.objects.all()
+    else:
+        dimension, sums, columns = (
+            "product_id",
+            {"a": Sum("revenue"), "b": Sum("deals_won")},
+            "product_id, revenue, won_count",
+        )
+        base = source.objects.filter(deals_won__gt=0)
+    base = base.filter(day__gte=period.start, day__lt=period.end)
+    written = 0
+    for scope in Scope.values:
+        rows = base
+        if scope == Scope.TERRITORY:
+            rows = rows.filter(rep__territory_id__isnull=False)
+        grouped = (
+            rows.annotate(scope_key=_scope_values(scope))
+            .values("scope_key", dimension)
+            .annotate(**sums)
+            .order_by()
+        )
+        sql, params = grouped.query.sql_with_params()
+        written += _execute(
+            f"INSERT INTO {_table(target)} (scope, scope_id, period_kind, period_start, {columns}) "
+            f"SELECT %s, s.scope_key, %s, %s, s.{dimension}, s.a, s.b FROM ({sql}) s",
+            [scope, period.kind, period.start, *params],
+        )
+    return written
+
+
+def _funnel_stages() -> list[Stage]:
+    stages = list(Stage.objects.exclude(kind=Stage.Kind.LOST).order_by("order"))
+    return [s for s in stages if s.kind == Stage.Kind.OPEN] + [s for s in stages if s.kind == Stage.Kind.WON]
+
+
+def _rollup_funnel(period: Period) -> int:
+    stages = _funnel_stages()
+    open_stages = [s for s in stages if s.kind == Stage.Kind.OPEN]
+    won_stages = [s for s in stages if s.kind == Stage.Kind.WON]
+    top = max((s.order for s in open_stages), default=0)
+    highest_open_in_history = (
+        DealStageChange.objects.filter(deal=OuterRef("pk"), to_stage__kind=Stage.Kind.OPEN)
+        .values("deal")
+        .annotate(m=Max("to_stage__order"))
+        .values("m")
+    )
+    # reach = the order of the highest open stage a deal reached (won deals reach the top).
+    reach = Case(
+        When(stage__kind=Stage.Kind.WON, then=Value(top)),
+        default=Greatest(
+            Coalesce(Subquery(highest_open_in_history), Value(-1)),
+            Case(When(stage__kind=Stage.Kind.OPEN, then=F("stage__order")), default=Value(-1)),
+        ),
+        output_field=IntegerField(),
+    )
+    cohort = Deal.objects.filter(opened_on__gte=period.start, opened_on__lt=period.end).annotate(reach=reach)
+    counts = {f"s{s.pk}": Count("id", filter=Q(reach__gte=s.order)) for s in open_stages}
+    counts.update({f"s{s.pk}": Count("id", filter=Q(stage=s)) for s in won_stages})
+    funnel_rows = []
+    scope_ids = _scope_ids()
+    for scope in Scope.values:
+        key = {
+            Scope.REP: "owner_id",
+            Scope.TEAM: "owner__team_id",
+            Scope.TERRITORY: "owner__territory_id",
+        }.get(scope)
+        grouped = (
+            cohort.annotate(scope_key=F(key) if key else Value(0, IntegerField()))
+            .values("scope_key")
+            .annotate(**counts)
+            .order_by()
+        )
+        found = {row["scope_key"]: row for row in grouped if row["scope_key"] is not None}
+        for scope_id in scope_ids[scope]:
+            row = found.get(scope_id, {})
+            reached = [row.get(f"s{s.pk}", 0) for s in stages]
+            for position, stage in enumerate(stages):
+                nxt = reached[position + 1] if position + 1 < len(stages) else None
+                conversion = _ratio(nxt, reached[position]) if nxt is not None else None
+                funnel_rows.append(
+                    PeriodFunnel(
+                        **_slice(period, scope, scope_id),
+                        stage=stage,
+                        position=position,
+                        reached=reached[position],
+                        conversion=conversion,
+                        leakage=None if conversion is None else 1.0 - conversion,
+                    )
+                )
+    PeriodFunnel.objects.bulk_create(funnel_rows, batch_size=2000)
+    return len(funnel_rows)
+
+
+def _scope_ids() -> dict[str, list[int]]:
+    """Every scope object that gets rows: all reps, teams with reps, territories with reps, the company."""
+    reps = list(Rep.objects.values_list("id", "team_id", "territory_id").order_by("id"))
+    return {
+        Scope.REP: [rep_id for rep_id, _, _ in reps],
+        Scope.TEAM: sorted({team_id for _, team_id, _ in reps}),
+        Scope.TERRITORY: sorted({territory for _, _, territory in reps if territory is not None}),
+        Scope.COMPANY: [0],
+    }
+
+
+def _pearson(x: pd.Series, y: pd.Series) -> float | None:
+    if len(x) < MIN_IMPACT_REPS or x.nunique() < 2 or y.nunique() < 2:
+        return None
+    value = x.astype(float).corr(y.astype(float))
+    return None if pd.isna(value) else float(value)
+
+
+def _rollup_impact(period: Period) -> int:
+    """Correlation across a scope's reps between an activity type's count and results.
+
+    pandas over already-aggregated rows: one row per rep and type.
+    """
+    reps = pd.DataFrame(
+        list(
+            PeriodMetric.objects.filter(
+                scope=Scope.REP, period_kind=period.kind, period_start=period.start
+            ).values("scope_id", "revenue", "win_rate", "activity_count", "deals_won", "deals_lost")
+        ),
+        columns=["scope_id", "revenue", "win_rate", "activity_count", "deals_won", "deals_lost"],
+    ).set_index("scope_id")
+    membership = pd.DataFrame(
+        list(Rep.objects.values_list("id", "team_id", "territory_id")),
+        columns=["id", "team_id", "territory_id"],
+    ).set_index("id")
+    counts = pd.DataFrame(
+        list(
+            RepDayActivity.objects.filter(day__gte=period.start, day__lt=period.end)
+            .values("rep_id", "activity_type_id")
+            .annotate(n=Sum("count"))
+            .order_by()
+        ),
+        columns=["rep_id", "activity_type_id", "n"],
+    )
+    by_type = counts.pivot_table(index="rep_id", columns="activity_type_id", values="n", fill_value=0)
+    reps = reps.join(membership)
+    active = reps[(reps["activity_count"] > 0) | (reps["deals_won"] + reps["deals_lost"] > 0)]
+    active = active.assign(revenue=active["revenue"].astype(float))
+    type_ids = list(ActivityType.objects.order_by("id").values_list("id", flat=True))
+    groups = [(Scope.COMPANY, 0, active)]
+    groups += [(Scope.TEAM, int(k), g) for k, g in active.groupby("team_id")]
+    groups += [
+        (Scope.TERRITORY, int(k), g)
+        for k, g in active[active["territory_id"].notna()].groupby("territory_id")
+    ]
+    rows = []
+    for scope, scope_id, members in groups:
+        with_rate = members[members["win_rate"].notna()]
+        for type_id in type_ids:
+            column = by_type[type_id] if type_id in by_type.columns else pd.Series(dtype=float)
+            count = column.reindex(members.index, fill_value=0)
+            count_rated = column.reindex(with_rate.index, fill_value=0)
+            rows.append(
+                PeriodActivityImpact(
+                    **_slice(period, scope, scope_id),
+                    activity_type_id=type_id,
+                    corr_revenue=_pearson(count, members["revenue"]),
+                    corr_win_rate=_pearson(count_rated, with_rate["win_rate"]),
+                    n_revenue=len(members),
+                    n_win_rate=len(with_rate),
+                )
+            )
+    PeriodActivityImpact.objects.bulk_create(rows, batch_size=2000)
+    return len(rows)
+
+
+def periods_containing(days: Iterable[date]) -> list[Period]:
+    """The months, quarters and years that contain any of the days, in order."""
+    found = {Period.containing(day, kind) for day in days for kind in PeriodKind.values}
+    return sorted(found, key=lambda p: (p.start, p.months))
