@@ -1,5 +1,226 @@
-from django.shortcuts import render
+"""The rep web pages. Each view parses its input, calls one selector or service, and renders.
+
+Rows are always looked up through `activities.access`: reading through
+visible_*, changing through editable_*, so another person's id simply 404s.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+
+from . import access, selectors, services
+from .forms import (
+    ActivityFilterForm,
+    ActivityForm,
+    DealFilterForm,
+    DealForm,
+    DealMoveForm,
+    add_service_errors,
+)
+
+PAGE_SIZE = 25
 
 
+def _rep_or_403(user, message: str):
+    rep = access.rep_of(user)
+    if rep is None:
+        raise PermissionDenied(message)
+    return rep
+
+
+def _next_or(request, default: str) -> str:
+    """Where to go after a successful POST: a safe `next` from the form, else `default`."""
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
+
+
+def _page(request, queryset):
+    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+@require_GET
 def home(request):
-    return render(request, "activities/home.html")
+    user = request.user
+    rep = access.rep_of(user)
+    context = {"rep": rep, "is_manager": access.is_manager(user), "is_admin": access.is_admin(user)}
+    if rep is not None:
+        context.update(
+            form=ActivityForm(rep=rep, user=user),
+            today_activities=selectors.activities_on_day(rep=rep),
+            open_deals=selectors.open_deals_of(rep=rep),
+        )
+    if context["is_manager"]:
+        context.update(
+            team_reps=selectors.team_reps_of(viewer=user),
+            team_activities=selectors.latest_activities_of_team(viewer=user),
+        )
+    return render(request, "activities/home.html", context)
+
+
+# --- activities -------------------------------------------------------------
+
+
+@require_GET
+def activity_list(request):
+    filter_form = ActivityFilterForm(request.GET, viewer=request.user)
+    activities = selectors.activity_list_for(viewer=request.user, filters=filter_form.filters())
+    return render(
+        request,
+        "activities/activity_list.html",
+        {
+            "filter_form": filter_form,
+            "page": _page(request, activities),
+            "show_rep": "rep" in filter_form.fields,
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def activity_create(request):
+    rep = _rep_or_403(request.user, _("Only sales reps log activities, and your account has no rep profile."))
+    if request.method == "POST":
+        form = ActivityForm(request.POST, rep=rep, user=request.user)
+    else:  # A deal page links here with ?deal=<id> to pre-select it.
+        form = ActivityForm(rep=rep, user=request.user, initial={"deal": request.GET.get("deal")})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.activity_log(rep=rep, **form.service_kwargs())
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, _("Activity logged."))
+            return redirect(_next_or(request, "activity_list"))
+    return render(request, "activities/activity_form.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+def activity_edit(request, pk: int):
+    activity = get_object_or_404(
+        access.editable_activities(request.user).select_related("deal", "type", "rep"), pk=pk
+    )
+    form = ActivityForm(
+        request.POST if request.method == "POST" else None,
+        rep=activity.rep,
+        user=request.user,
+        activity=activity,
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.activity_update(activity=activity, **form.service_kwargs(changed_only=True))
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, _("Activity saved."))
+            return redirect(_next_or(request, "activity_list"))
+    return render(request, "activities/activity_form.html", {"form": form, "activity": activity})
+
+
+@require_http_methods(["GET", "POST"])
+def activity_delete(request, pk: int):
+    activity = get_object_or_404(access.editable_activities(request.user).select_related("type"), pk=pk)
+    if request.method == "POST":
+        services.activity_delete(activity=activity)
+        messages.success(request, _("Activity deleted."))
+        return redirect(_next_or(request, "activity_list"))
+    return render(request, "activities/activity_confirm_delete.html", {"activity": activity})
+
+
+# --- deals ------------------------------------------------------------------
+
+
+@require_GET
+def deal_list(request):
+    filter_form = DealFilterForm(request.GET, viewer=request.user)
+    deals = selectors.deal_list_for(viewer=request.user, filters=filter_form.filters())
+    return render(
+        request, "activities/deal_list.html", {"filter_form": filter_form, "page": _page(request, deals)}
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def deal_create(request):
+    rep = _rep_or_403(request.user, _("Only sales reps open deals, and your account has no rep profile."))
+    form = DealForm(request.POST if request.method == "POST" else None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            deal = services.deal_open(owner=rep, by=request.user, **form.service_kwargs())
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, _("Deal opened."))
+            return redirect("deal_detail", pk=deal.pk)
+    return render(request, "activities/deal_form.html", {"form": form})
+
+
+@require_GET
+def deal_detail(request, pk: int):
+    deal = get_object_or_404(
+        access.visible_deals(request.user).select_related(*selectors.DEAL_RELATED), pk=pk
+    )
+    can_edit = deal.owner.user_id == request.user.pk
+    return render(
+        request,
+        "activities/deal_detail.html",
+        {
+            "deal": deal,
+            "can_edit": can_edit,
+            "history": selectors.deal_stage_history(deal=deal),
+            "activities": selectors.deal_activities(deal=deal),
+            "other_stages": selectors.stages_in_order().exclude(pk=deal.stage_id) if can_edit else [],
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def deal_edit(request, pk: int):
+    deal = get_object_or_404(access.editable_deals(request.user), pk=pk)
+    form = DealForm(request.POST if request.method == "POST" else None, user=request.user, deal=deal)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.deal_update(deal=deal, **form.service_kwargs())
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, _("Deal saved."))
+            return redirect("deal_detail", pk=deal.pk)
+    return render(request, "activities/deal_form.html", {"form": form, "deal": deal})
+
+
+@require_http_methods(["GET", "POST"])
+def deal_move(request, pk: int):
+    deal = get_object_or_404(access.editable_deals(request.user).select_related("stage"), pk=pk)
+    if request.method == "POST":
+        form = DealMoveForm(request.POST, deal=deal)
+    else:
+        form = DealMoveForm(initial={"to_stage": request.GET.get("to")}, deal=deal)
+    if request.method == "POST" and form.is_valid():
+        try:
+            moved = services.deal_move_stage(deal=deal, by=request.user, **form.service_kwargs())
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(
+                request, _("“%(deal)s” moved to %(stage)s.") % {"deal": moved, "stage": moved.stage}
+            )
+            return redirect("deal_detail", pk=deal.pk)
+    return render(request, "activities/deal_move.html", {"form": form, "deal": deal})
+
+
+@require_http_methods(["GET", "POST"])
+def deal_delete(request, pk: int):
+    deal = get_object_or_404(access.editable_deals(request.user), pk=pk)
+    if request.method == "POST":
+        services.deal_delete(deal=deal)
+        messages.success(request, _("Deal deleted."))
+        return redirect("deal_list")
+    return render(request, "activities/deal_confirm_delete.html", {"deal": deal})

@@ -64,3 +64,13 @@ class Cast:
 @pytest.fixture
 def cast(db, django_user_model):
     return Cast(django_user_model)
+
+
+@pytest.fixture(autouse=True)
+def _english_between_tests():
+    """A request in another language leaves it active in the thread; start each test in English."""
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.activate("en")
