@@ -20,6 +20,7 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 run: $(VENV)/.runtime
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo $(DEMO_ARGS)
+	$(BIN)/python manage.py compute_metrics --all
 	@echo
 	@echo "  salestrack is starting on http://$(HOST):$(PORT)/  (Ctrl+C to stop)"
 	@echo

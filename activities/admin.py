@@ -20,7 +20,13 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from metrics.admin import RepProjectionInline, RepQuotaInline, TeamProjectionInline, TeamQuotaInline
+from metrics.admin import (
+    RepProjectionInline,
+    RepQuotaInline,
+    TargetInlineChangesMixin,
+    TeamProjectionInline,
+    TeamQuotaInline,
+)
 from metrics.forms import drop_repeated_non_field_errors
 
 from . import access, services
@@ -213,7 +219,7 @@ class TerritoryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(TargetInlineChangesMixin, admin.ModelAdmin):
     list_display = ["name", "manager", "territory", "active_rep_count"]
     list_filter = ["territory"]
     list_select_related = ["manager", "territory"]
@@ -248,7 +254,7 @@ class TeamAdmin(admin.ModelAdmin):
 
 
 @admin.register(Rep)
-class RepAdmin(admin.ModelAdmin):
+class RepAdmin(TargetInlineChangesMixin, admin.ModelAdmin):
     list_display = ["name", "team", "territory", "is_active", "hired_on"]
     list_filter = ["is_active", "team", "territory"]
     list_select_related = ["user", "team", "territory"]

@@ -16,6 +16,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from metrics.jobs import activity_days, deal_days, metrics_mark_changed
+
 from .models import Account, Activity, ActivityType, Deal, DealStageChange, Product, Rep, Source, Stage
 
 
@@ -96,6 +98,7 @@ def activity_log(
     )
     _validate(activity, _activity_rules(activity))
     activity.save()
+    metrics_mark_changed(days=activity_days([activity]))
     return activity
 
 
@@ -110,16 +113,19 @@ def activity_update(*, activity: Activity, **fields) -> Activity:
     # Work on a fresh copy so a rejected update leaves the caller's object untouched.
     updated = Activity.objects.select_for_update().get(pk=activity.pk)
     stored_type_id = updated.type_id
+    stored_days = activity_days([updated])
     for name, value in fields.items():
         setattr(updated, name, value)
     _validate(updated, _activity_rules(updated, new_type=updated.type_id != stored_type_id))
     updated.save()
+    metrics_mark_changed(days=stored_days + activity_days([updated]))
     return updated
 
 
 @transaction.atomic
 def activity_delete(*, activity: Activity) -> None:
     activity.delete()
+    metrics_mark_changed(days=activity_days([activity]))
 
 
 # --- deals ------------------------------------------------------------------
@@ -193,6 +199,7 @@ def deal_open(
     )
     _validate(deal, _deal_rules(deal))
     deal.save()
+    metrics_mark_changed(days=deal_days([deal]))
     DealStageChange.objects.create(
         deal=deal,
         from_stage=None,
@@ -213,10 +220,12 @@ def deal_update(*, deal: Deal, **fields) -> Deal:
     if unknown:
         raise TypeError(f"deal_update() cannot change {sorted(unknown)}")
     updated = Deal.objects.select_for_update().get(pk=deal.pk)
+    stored_days = deal_days([updated])
     for name, value in fields.items():
         setattr(updated, name, value)
     _validate(updated, _deal_rules(updated))
     updated.save()
+    metrics_mark_changed(days=stored_days + deal_days([updated]))
     return updated
 
 
@@ -239,6 +248,8 @@ def deal_move_stage(
     if locked.stage_id == to_stage.pk:
         raise ValidationError({"to_stage": _("The deal is already in this stage.")})
     from_stage = locked.stage
+    # Both the old and the new closing day change figures; so does the cohort of the opening day.
+    stored_days = deal_days([locked])
     locked.stage = to_stage
     if to_stage.is_closed:
         locked.closed_on = closed_on or timezone.localdate()
@@ -252,6 +263,7 @@ def deal_move_stage(
             locked.amount = amount
     _validate(locked, _deal_rules(locked))
     locked.save()
+    metrics_mark_changed(days=stored_days + deal_days([locked]))
     DealStageChange.objects.create(
         deal=locked,
         from_stage=from_stage,
@@ -266,6 +278,7 @@ def deal_move_stage(
 def deal_delete(*, deal: Deal) -> None:
     # Activities keep their history; they just lose the link (SET_NULL).
     deal.delete()
+    metrics_mark_changed(days=deal_days([deal]))
 
 
 # --- people -----------------------------------------------------------------

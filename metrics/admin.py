@@ -18,7 +18,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from activities.models import Team
 
-from . import services
+from . import jobs, services
 from .forms import PeriodTargetAdminForm, PeriodTargetInlineFormSet, QuotaBulkForm
 from .models import ActivityTarget, Projection, Quota
 
@@ -53,6 +53,39 @@ class OwnerKindFilter(admin.SimpleListFilter):
         return queryset
 
 
+class TargetChangesMixin:
+    """Quotas and projections feed the metrics: every admin write marks its period changed."""
+
+    @staticmethod
+    def _mark(*days) -> None:
+        jobs.metrics_mark_changed(days=days)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        self._mark(obj.period_start, form.initial.get("period_start"))
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        self._mark(obj.period_start)
+
+    def delete_queryset(self, request, queryset):
+        days = list(queryset.values_list("period_start", flat=True))
+        super().delete_queryset(request, queryset)
+        self._mark(*days)
+
+
+class TargetInlineChangesMixin:
+    """For the Rep and Team pages: quota and projection inlines mark their periods changed."""
+
+    def save_formset(self, request, form, formset, change):
+        super().save_formset(request, form, formset, change)
+        if formset.model in (Quota, Projection):
+            days = [f.initial.get("period_start") for f in formset.forms if f.has_changed()]
+            days += [obj.period_start for obj in formset.new_objects + formset.deleted_objects]
+            days += [obj.period_start for obj, _changed in formset.changed_objects]
+            jobs.metrics_mark_changed(days=days)
+
+
 class PeriodTargetAdmin(SimpleHistoryAdmin):
     form = PeriodTargetAdminForm
     list_display = ["owner_display", "period_display", "period_kind"]
@@ -74,7 +107,7 @@ class PeriodTargetAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Quota)
-class QuotaAdmin(PeriodTargetAdmin):
+class QuotaAdmin(TargetChangesMixin, PeriodTargetAdmin):
     list_display = [*PeriodTargetAdmin.list_display, "amount"]
     fields = ["rep", "team", "period_kind", "period_start", "amount"]
 
@@ -149,7 +182,7 @@ def _add_errors(form, exc: ValidationError) -> None:
 
 
 @admin.register(Projection)
-class ProjectionAdmin(PeriodTargetAdmin):
+class ProjectionAdmin(TargetChangesMixin, PeriodTargetAdmin):
     list_display = [*PeriodTargetAdmin.list_display, "amount"]
     fields = ["rep", "team", "period_kind", "period_start", "amount"]
 

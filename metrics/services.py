@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from activities.models import Rep, Team
 
+from .jobs import metrics_mark_changed
 from .models import Quota
 from .periods import Period
 
@@ -60,6 +61,7 @@ def _quota_upsert(
     quota._history_user = by
     quota.full_clean()
     quota.save()
+    metrics_mark_changed(days=[period.start])
     return QuotaBulkResult(created=1) if created else QuotaBulkResult(updated=1)
 
 
