@@ -16,15 +16,15 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pandas as pd
 from django.db import connection, transaction
 from django.db.models import (
+    BigIntegerField,
     Case,
     Count,
     DecimalField,
-    ExpressionWrapper,
     F,
     IntegerField,
     Max,
@@ -35,7 +35,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, Greatest, TruncDate
+from django.db.models.functions import Coalesce, Greatest, Round, TruncDate
 from django.utils import timezone
 
 from activities.models import Activity, ActivityType, Deal, DealStageChange, Rep, Stage, Team
@@ -61,7 +61,8 @@ MIN_IMPACT_REPS = 5
 
 
 def _money(value) -> Decimal:
-    return Decimal(value or 0).quantize(CENT) if not isinstance(value, Decimal) else value.quantize(CENT)
+    value = value if isinstance(value, Decimal) else Decimal(value or 0)
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def _ratio(numerator, denominator) -> float | None:
@@ -288,16 +289,17 @@ def _rep_figures(period: Period) -> pd.DataFrame:
             )
             .values("owner_id")
             .annotate(
-                weighted_pipeline=Sum(
-                    ExpressionWrapper(
-                        F("amount") * F("stage__win_probability"),
-                        output_field=DecimalField(max_digits=20, decimal_places=5),
-                    )
+                # In whole 1/100,000ths (cents × thousandths of probability): exact on
+                # SQLite too, where decimals are floats, so cents round the same everywhere.
+                weighted_units=Sum(
+                    Round(F("amount") * 100, output_field=BigIntegerField())
+                    * Round(F("stage__win_probability") * 1000, output_field=BigIntegerField()),
+                    output_field=BigIntegerField(),
                 )
             )
             .order_by()
         ),
-        columns=["owner_id", "weighted_pipeline"],
+        columns=["owner_id", "weighted_units"],
     ).set_index("owner_id")
     figures = reps.join(activity).join(deals).join(pipeline)
     for column in (
@@ -309,8 +311,12 @@ def _rep_figures(period: Period) -> pd.DataFrame:
         "deals_lost",
     ):
         figures[column] = figures[column].fillna(0).astype(int)
-    for column in ("pipeline_created", "revenue", "weighted_pipeline"):
+    for column in ("pipeline_created", "revenue"):
         figures[column] = [_money(value) if pd.notna(value) else ZERO for value in figures[column]]
+    # Exact until stored: a team's figure is the rounded sum, not the sum of rounded reps.
+    figures["weighted_pipeline"] = [
+        Decimal(int(units)).scaleb(-5) if pd.notna(units) else ZERO for units in figures.pop("weighted_units")
+    ]
     quotas = _TargetBook.load(Quota, period)
     projections = _TargetBook.load(Projection, period)
     figures["quota"] = [quotas.for_rep(rep_id, period) for rep_id in figures.index]
@@ -321,7 +327,9 @@ def _rep_figures(period: Period) -> pd.DataFrame:
 
 
 def _derived(row: dict) -> dict:
-    """The ratios of a row of sums; NULL where undefined."""
+    """The ratios of a row of sums; NULL where undefined. Money is rounded to cents here."""
+    for column in ("pipeline_created", "revenue", "weighted_pipeline"):
+        row[column] = _money(row[column])
     closed = row["deals_won"] + row["deals_lost"]
     row["win_rate"] = _ratio(row["deals_won"], closed)
     row["avg_deal_size"] = _money(row["revenue"] / row["deals_won"]) if row["deals_won"] else None
@@ -368,7 +376,7 @@ def _rollup_metrics(period: Period, now: datetime) -> int:
     def group_row(scope, scope_id, members: pd.DataFrame, quota, projection):
         row = {column: members[column].sum() if len(members) else 0 for column in SUMMED}
         for column in ("pipeline_created", "revenue", "weighted_pipeline"):
-            row[column] = _money(sum(members[column], ZERO))
+            row[column] = sum(members[column], ZERO)
         with_quota = int(members["has_quota"].sum())
         at_quota = int((members["has_quota"] & members["at_quota"]).sum())
         row.update(
@@ -390,10 +398,8 @@ def _rollup_metrics(period: Period, now: datetime) -> int:
         team_projections[team_id] = (
             own_projection if own_projection is not None else _sum_targets(members["projection"])
         )
-        if len(members):
-            rows.append(
-                group_row(Scope.TEAM, team_id, members, team_quotas[team_id], team_projections[team_id])
-            )
+        # Every team gets a row, even one without reps yet (its own quota still shows).
+        rows.append(group_row(Scope.TEAM, team_id, members, team_quotas[team_id], team_projections[team_id]))
     for territory_id, members in reps[reps["territory_id"].notna()].groupby("territory_id"):
         rows.append(
             group_row(
@@ -540,11 +546,11 @@ def _rollup_funnel(period: Period) -> int:
 
 
 def _scope_ids() -> dict[str, list[int]]:
-    """Every scope object that gets rows: all reps, teams with reps, territories with reps, the company."""
+    """Every scope object that gets rows: all reps, all teams, territories with reps, the company."""
     reps = list(Rep.objects.values_list("id", "team_id", "territory_id").order_by("id"))
     return {
         Scope.REP: [rep_id for rep_id, _, _ in reps],
-        Scope.TEAM: sorted({team_id for _, team_id, _ in reps}),
+        Scope.TEAM: list(Team.objects.order_by("id").values_list("id", flat=True)),
         Scope.TERRITORY: sorted({territory for _, _, territory in reps if territory is not None}),
         Scope.COMPANY: [0],
     }
@@ -588,11 +594,14 @@ def _rollup_impact(period: Period) -> int:
     active = reps[(reps["activity_count"] > 0) | (reps["deals_won"] + reps["deals_lost"] > 0)]
     active = active.assign(revenue=active["revenue"].astype(float))
     type_ids = list(ActivityType.objects.order_by("id").values_list("id", flat=True))
+    scope_ids = _scope_ids()
     groups = [(Scope.COMPANY, 0, active)]
-    groups += [(Scope.TEAM, int(k), g) for k, g in active.groupby("team_id")]
     groups += [
-        (Scope.TERRITORY, int(k), g)
-        for k, g in active[active["territory_id"].notna()].groupby("territory_id")
+        (Scope.TEAM, team_id, active[active["team_id"] == team_id]) for team_id in scope_ids[Scope.TEAM]
+    ]
+    groups += [
+        (Scope.TERRITORY, territory_id, active[active["territory_id"] == territory_id])
+        for territory_id in scope_ids[Scope.TERRITORY]
     ]
     rows = []
     for scope, scope_id, members in groups:
