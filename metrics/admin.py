@@ -20,7 +20,7 @@ from activities.models import Team
 
 from . import jobs, services
 from .forms import PeriodTargetAdminForm, PeriodTargetInlineFormSet, QuotaBulkForm
-from .models import ActivityTarget, Projection, Quota
+from .models import ActivityTarget, ChangedDay, MetricRun, Projection, Quota
 
 
 class TeamOrItsRepsFilter(admin.SimpleListFilter):
@@ -241,3 +241,63 @@ class TeamProjectionInline(_PeriodTargetInline):
     fk_name = "team"
     verbose_name = _("team projection")
     verbose_name_plural = _("team projections")
+
+
+# --- job status ------------------------------------------------------------------------
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Written by the metrics engine only; admins watch, they do not edit."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(MetricRun)
+class MetricRunAdmin(ReadOnlyAdmin):
+    list_display = [
+        "started_at",
+        "kind",
+        "status",
+        "first_day",
+        "last_day",
+        "progress",
+        "rows_written",
+        "duration",
+    ]
+    list_filter = ["status", "kind"]
+    date_hierarchy = "started_at"
+    fields = [
+        "kind",
+        "status",
+        "first_day",
+        "last_day",
+        "started_at",
+        "finished_at",
+        "chunks_total",
+        "chunks_done",
+        "rows_written",
+        "error",
+    ]
+
+    @admin.display(description=_("chunks"))
+    def progress(self, obj):
+        return f"{obj.chunks_done} / {obj.chunks_total}"
+
+    @admin.display(description=_("duration"))
+    def duration(self, obj):
+        if obj.finished_at is None:
+            return "—"
+        return str(obj.finished_at - obj.started_at).split(".")[0]
+
+
+@admin.register(ChangedDay)
+class ChangedDayAdmin(ReadOnlyAdmin):
+    list_display = ["day", "marked_at"]
+    date_hierarchy = "day"
