@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from metrics.admin import (
     RepProjectionInline,
     RepQuotaInline,
+    ReshapesMetricsMixin,
     TargetInlineChangesMixin,
     TeamProjectionInline,
     TeamQuotaInline,
@@ -254,7 +255,9 @@ class TeamAdmin(TargetInlineChangesMixin, admin.ModelAdmin):
 
 
 @admin.register(Rep)
-class RepAdmin(TargetInlineChangesMixin, admin.ModelAdmin):
+class RepAdmin(ReshapesMetricsMixin, TargetInlineChangesMixin, admin.ModelAdmin):
+    # A rep counts for their current team and territory: moving them moves their history.
+    metrics_fields = ("team", "territory")
     list_display = ["name", "team", "territory", "is_active", "hired_on"]
     list_filter = ["is_active", "team", "territory"]
     list_select_related = ["user", "team", "territory"]
@@ -293,7 +296,8 @@ class AccountAdmin(admin.ModelAdmin):
 
 
 @admin.register(Stage)
-class StageAdmin(admin.ModelAdmin):
+class StageAdmin(ReshapesMetricsMixin, admin.ModelAdmin):
+    metrics_fields = ("order", "kind", "win_probability")
     list_display = ["order", "name", "kind", "win_probability"]
     list_display_links = ["name"]
     list_filter = ["kind"]
@@ -302,7 +306,8 @@ class StageAdmin(admin.ModelAdmin):
 
 
 @admin.register(ActivityType)
-class ActivityTypeAdmin(admin.ModelAdmin):
+class ActivityTypeAdmin(ReshapesMetricsMixin, admin.ModelAdmin):
+    metrics_fields = ("is_selling",)
     list_display = ["name", "is_selling", "default_duration", "order", "is_active"]
     list_editable = ["order", "is_active"]
     list_filter = ["is_selling", "is_active"]

@@ -86,6 +86,21 @@ class TargetInlineChangesMixin:
             jobs.metrics_mark_changed(days=days)
 
 
+class ReshapesMetricsMixin:
+    """For settings every figure depends on: changing one of `metrics_fields` marks all periods."""
+
+    metrics_fields: tuple[str, ...] = ()
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change or set(form.changed_data) & set(self.metrics_fields):
+            jobs.metrics_mark_all_periods()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        jobs.metrics_mark_all_periods()
+
+
 class PeriodTargetAdmin(SimpleHistoryAdmin):
     form = PeriodTargetAdminForm
     list_display = ["owner_display", "period_display", "period_kind"]

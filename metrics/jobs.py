@@ -246,3 +246,21 @@ def all_days() -> list[date]:
         return []
     first, last = span
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def metrics_mark_all_periods() -> None:
+    """Something every period depends on changed (a rep's team, a stage's probability, …).
+
+    The first day of every month with data is marked, so the next run rebuilds
+    every month, quarter and year (and only those days of the daily tables).
+    """
+    span = data_span()
+    if span is None:
+        return
+    first, last = span
+    month = Period.containing(first, "month")
+    days = []
+    while month.start <= last:
+        days.append(month.start)
+        month = month.next()
+    metrics_mark_changed(days=days)
