@@ -9,6 +9,7 @@ failed, the changed-day marks stay, and the next run redoes the work.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import traceback
 from collections.abc import Callable, Iterable
@@ -67,11 +68,16 @@ def _enqueue_incremental() -> None:
         # cache.add is atomic: only the first change of a burst enqueues the run.
         if not cache.add(DEBOUNCE_KEY, True, timeout=INCREMENTAL_DELAY):
             return
+    except Exception:  # the cache being down must never fail a save
+        log.warning("could not reach the cache to debounce the incremental metrics run", exc_info=True)
+    try:
         run_incremental.apply_async(countdown=INCREMENTAL_DELAY)
-    except Exception:  # the broker or cache being down must never fail a save
+    except Exception:  # nor the broker: the marks wait for the next run
         log.warning(
             "could not enqueue the incremental metrics run; the nightly run will catch up", exc_info=True
         )
+        with contextlib.suppress(Exception):
+            cache.delete(DEBOUNCE_KEY)  # so that the next change tries again
 
 
 def activity_days(activities: Iterable[Activity]) -> list[date]:

@@ -96,8 +96,11 @@ def run_nightly() -> int | None:
     return _dispatch(MetricRun.Kind.NIGHTLY, jobs.days_to_refresh(include_yesterday=True))
 
 
-@shared_task(name="metrics.run_incremental")
-def run_incremental() -> int | None:
+@shared_task(name="metrics.run_incremental", bind=True, max_retries=None)
+def run_incremental(self) -> int | None:
     """Soon after changes: the days marked changed and their periods."""
+    if cache.get(RUN_LOCK_KEY):
+        # A run is in flight and may have missed these changes: come back once it is done.
+        raise self.retry(countdown=jobs.INCREMENTAL_DELAY)
     cache.delete(jobs.DEBOUNCE_KEY)
     return _dispatch(MetricRun.Kind.INCREMENTAL, jobs.days_to_refresh(include_yesterday=False))

@@ -379,3 +379,26 @@ def test_moving_a_rep_to_another_team_in_admin_recomputes_every_period(
     assert not ChangedDay.objects.exists()
     for period in _periods(start, end):
         assert_matches_oracle(period)
+
+
+def test_after_a_broker_outage_the_next_change_queues_a_run_again(
+    db, monkeypatch, django_capture_on_commit_callbacks
+):
+    from metrics import tasks
+
+    real_apply_async = tasks.run_incremental.apply_async
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("broker unreachable")
+
+    start, end = _window()
+    make_dataset(seed=2, reps=3, teams=1, start=start, end=end, deals=10, activities=20, tz=TZ)
+    deal = Deal.objects.filter(stage__kind="open").order_by("id").first()
+    monkeypatch.setattr(tasks.run_incremental, "apply_async", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.deal_update(deal=deal, name="While the broker is down")
+    monkeypatch.setattr(tasks.run_incremental, "apply_async", real_apply_async)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.deal_update(deal=deal, name="Broker back")
+    assert MetricRun.objects.filter(kind=MetricRun.Kind.INCREMENTAL, status="succeeded").exists()
+    assert not ChangedDay.objects.exists()
