@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from .models import Account, Activity, Deal, Rep, Team
+from .models import Account, Activity, Deal, Rep, Team, Territory
 
 ROLE_REP = "rep"
 ROLE_MANAGER = "manager"
@@ -90,6 +90,17 @@ def visible_teams(user) -> QuerySet[Team]:
     if rep is not None:
         q |= Q(pk=rep.team_id)
     return Team.objects.filter(q)
+
+
+def visible_territories(user) -> QuerySet[Territory]:
+    """Admins see every territory; others the territories of the reps they see."""
+    if not (user and user.is_authenticated):
+        return Territory.objects.none()
+    if is_admin(user):
+        return Territory.objects.all()
+    return Territory.objects.filter(
+        pk__in=visible_reps(user).filter(territory__isnull=False).values("territory_id")
+    )
 
 
 def visible_activities(user) -> QuerySet[Activity]:

@@ -165,6 +165,10 @@ SALESTRACK_CURRENCY = env.str("SALESTRACK_CURRENCY", default="USD")
 # How far ahead a date may lie before it is rejected as a typo.
 SALESTRACK_MAX_FUTURE_DAYS = env.int("SALESTRACK_MAX_FUTURE_DAYS", default=1)
 SALESTRACK_MAX_EXPECTED_CLOSE_YEARS = env.int("SALESTRACK_MAX_EXPECTED_CLOSE_YEARS", default=5)
+# The win-rate leaderboard ranks only reps with at least this many closed (won + lost) deals.
+LEADERBOARD_MIN_CLOSED_DEALS = env.int("LEADERBOARD_MIN_CLOSED_DEALS", default=5)
+if LEADERBOARD_MIN_CLOSED_DEALS < 0:
+    raise ImproperlyConfigured("LEADERBOARD_MIN_CLOSED_DEALS cannot be negative")
 
 STATIC_URL = "static/"
 # collectstatic writes here in production; elsewhere whitenoise serves straight from static/.

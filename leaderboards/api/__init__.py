@@ -1,0 +1,1 @@
+"""The leaderboard API (JSON, for everyone signed in)."""

@@ -1,0 +1,1 @@
+"""The read-only metrics API (JSON, behind sign-in or token): metrics and funnel."""
