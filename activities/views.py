@@ -143,7 +143,9 @@ def deal_list(request):
     filter_form = DealFilterForm(request.GET, viewer=request.user)
     deals = selectors.deal_list_for(viewer=request.user, filters=filter_form.filters())
     return render(
-        request, "activities/deal_list.html", {"filter_form": filter_form, "page": _page(request, deals)}
+        request,
+        "activities/deal_list.html",
+        {"filter_form": filter_form, "page": _page(request, deals), "show_rep": "rep" in filter_form.fields},
     )
 
 

@@ -832,3 +832,13 @@ class TestTampering:
         signed_in(client, cast.rep_a1.user)
         assert client.get(reverse("deal_detail", args=[999999])).status_code == 404
         assert client.get(reverse("activity_edit", args=[999999])).status_code == 404
+
+
+def test_a_manager_sees_whose_deal_each_row_is(client, cast):
+    services.deal_open(owner=cast.rep_a2, name="Row owner check", amount=Decimal("10"), by=cast.rep_a2.user)
+    client.force_login(cast.manager_a)
+    content = client.get(reverse("deal_list")).content.decode()
+    assert '<th scope="col">Rep</th>' in content
+    assert str(cast.rep_a2) in content
+    client.force_login(cast.rep_a2.user)
+    assert '<th scope="col">Rep</th>' not in client.get(reverse("deal_list")).content.decode()
