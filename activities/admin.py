@@ -298,6 +298,8 @@ class AccountAdmin(admin.ModelAdmin):
 @admin.register(Stage)
 class StageAdmin(ReshapesMetricsMixin, admin.ModelAdmin):
     metrics_fields = ("order", "kind", "win_probability")
+    # How far each deal got down the funnel is kept per day, in stage order.
+    metrics_redo_days = True
     list_display = ["order", "name", "kind", "win_probability"]
     list_display_links = ["name"]
     list_filter = ["kind"]

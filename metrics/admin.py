@@ -90,15 +90,23 @@ class ReshapesMetricsMixin:
     """For settings every figure depends on: changing one of `metrics_fields` marks all periods."""
 
     metrics_fields: tuple[str, ...] = ()
+    # Whether the daily tables depend on these settings too (then every day is redone).
+    metrics_redo_days = False
+
+    def _mark(self):
+        if self.metrics_redo_days:
+            jobs.metrics_mark_all_days()
+        else:
+            jobs.metrics_mark_all_periods()
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         if not change or set(form.changed_data) & set(self.metrics_fields):
-            jobs.metrics_mark_all_periods()
+            self._mark()
 
     def delete_model(self, request, obj):
         super().delete_model(request, obj)
-        jobs.metrics_mark_all_periods()
+        self._mark()
 
 
 class PeriodTargetAdmin(SimpleHistoryAdmin):

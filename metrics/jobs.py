@@ -254,6 +254,11 @@ def all_days() -> list[date]:
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
+def metrics_mark_all_days() -> None:
+    """The pipeline itself changed (stage order or kind): every daily funnel row is stale."""
+    metrics_mark_changed(days=all_days())
+
+
 def metrics_mark_all_periods() -> None:
     """Something every period depends on changed (a rep's team, a stage's probability, …).
 

@@ -222,6 +222,31 @@ class RepDayDeal(models.Model):
         return f"{self.rep_id} · {self.day} · {self.product_id}"
 
 
+class RepDayReach(models.Model):
+    """Deals of one rep opened on one day, by how far down the funnel each got.
+
+    `reach_order` is the order of the highest open stage reached (-1: none);
+    `won_stage` is set for deals now won. Funnel counts add up over days and reps,
+    so every period's funnel is a sum of these rows.
+    """
+
+    rep = models.ForeignKey("activities.Rep", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    reach_order = models.IntegerField()
+    won_stage = models.ForeignKey(
+        "activities.Stage", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    deals = models.PositiveIntegerField()
+
+    class Meta:
+        verbose_name = _("daily funnel rollup")
+        verbose_name_plural = _("daily funnel rollups")
+        indexes = [models.Index(fields=["day", "rep"], name="repdayreach_day_rep_idx")]
+
+    def __str__(self):
+        return f"{self.rep_id} · {self.day} · {self.reach_order}"
+
+
 class PeriodSlice(models.Model):
     """Columns shared by every per-period table: which scope object and which period."""
 

@@ -50,6 +50,7 @@ from .models import (
     Quota,
     RepDayActivity,
     RepDayDeal,
+    RepDayReach,
     Scope,
 )
 from .periods import Period, PeriodKind
@@ -98,6 +99,7 @@ def rollup_days(*, first_day: date, last_day: date, rep_ids: Iterable[int] | Non
     with transaction.atomic():
         written = _rollup_activity_days(first_day, last_day, rep_ids)
         written += _rollup_deal_days(first_day, last_day, rep_ids)
+        written += _rollup_reach_days(first_day, last_day, rep_ids)
     return written
 
 
@@ -487,19 +489,15 @@ def _funnel_stages() -> list[Stage]:
     return [s for s in stages if s.kind == Stage.Kind.OPEN] + [s for s in stages if s.kind == Stage.Kind.WON]
 
 
-def _rollup_funnel(period: Period) -> int:
-    stages = _funnel_stages()
-    open_stages = [s for s in stages if s.kind == Stage.Kind.OPEN]
-    won_stages = [s for s in stages if s.kind == Stage.Kind.WON]
-    top = max((s.order for s in open_stages), default=0)
+def _reach_expression(top: int):
+    """The order of the highest open stage a deal reached; won deals reach the top, -1 for none."""
     highest_open_in_history = (
         DealStageChange.objects.filter(deal=OuterRef("pk"), to_stage__kind=Stage.Kind.OPEN)
         .values("deal")
         .annotate(m=Max("to_stage__order"))
         .values("m")
     )
-    # reach = the order of the highest open stage a deal reached (won deals reach the top).
-    reach = Case(
+    return Case(
         When(stage__kind=Stage.Kind.WON, then=Value(top)),
         default=Greatest(
             Coalesce(Subquery(highest_open_in_history), Value(-1)),
@@ -507,27 +505,58 @@ def _rollup_funnel(period: Period) -> int:
         ),
         output_field=IntegerField(),
     )
-    cohort = Deal.objects.filter(opened_on__gte=period.start, opened_on__lt=period.end).annotate(reach=reach)
-    counts = {f"s{s.pk}": Count("id", filter=Q(reach__gte=s.order)) for s in open_stages}
-    counts.update({f"s{s.pk}": Count("id", filter=Q(stage=s)) for s in won_stages})
+
+
+def _rollup_reach_days(first_day: date, last_day: date, rep_ids: list[int] | None) -> int:
+    stale = RepDayReach.objects.filter(day__gte=first_day, day__lte=last_day)
+    cohort = Deal.objects.filter(opened_on__gte=first_day, opened_on__lte=last_day)
+    if rep_ids is not None:
+        stale = stale.filter(rep_id__in=rep_ids)
+        cohort = cohort.filter(owner_id__in=rep_ids)
+    stale.delete()
+    top = Stage.objects.filter(kind=Stage.Kind.OPEN).aggregate(top=Max("order"))["top"] or 0
+    grouped = (
+        cohort.annotate(
+            reach=_reach_expression(top),
+            won=Case(
+                When(stage__kind=Stage.Kind.WON, then=F("stage_id")),
+                default=None,
+                output_field=IntegerField(),
+            ),
+        )
+        .values("owner_id", "opened_on", "reach", "won")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    sql, params = grouped.query.sql_with_params()
+    return _execute(
+        f"INSERT INTO {_table(RepDayReach)} (rep_id, day, reach_order, won_stage_id, deals) "
+        f"SELECT s.owner_id, s.opened_on, s.reach, s.won, s.n FROM ({sql}) s",
+        params,
+    )
+
+
+def _rollup_funnel(period: Period) -> int:
+    """Funnel counts add up over days and reps: one small GROUP BY per scope over RepDayReach."""
+    stages = _funnel_stages()
+    open_stages = [s for s in stages if s.kind == Stage.Kind.OPEN]
+    won_stages = [s for s in stages if s.kind == Stage.Kind.WON]
+    counts = {f"s{s.pk}": Sum("deals", filter=Q(reach_order__gte=s.order)) for s in open_stages}
+    counts.update({f"s{s.pk}": Sum("deals", filter=Q(won_stage=s)) for s in won_stages})
+    in_period = RepDayReach.objects.filter(day__gte=period.start, day__lt=period.end)
     funnel_rows = []
     scope_ids = _scope_ids()
     for scope in Scope.values:
-        key = {
-            Scope.REP: "owner_id",
-            Scope.TEAM: "owner__team_id",
-            Scope.TERRITORY: "owner__territory_id",
-        }.get(scope)
+        rows = in_period
+        if scope == Scope.TERRITORY:
+            rows = rows.filter(rep__territory_id__isnull=False)
         grouped = (
-            cohort.annotate(scope_key=F(key) if key else Value(0, IntegerField()))
-            .values("scope_key")
-            .annotate(**counts)
-            .order_by()
+            rows.annotate(scope_key=_scope_values(scope)).values("scope_key").annotate(**counts).order_by()
         )
-        found = {row["scope_key"]: row for row in grouped if row["scope_key"] is not None}
+        found = {row["scope_key"]: row for row in grouped}
         for scope_id in scope_ids[scope]:
             row = found.get(scope_id, {})
-            reached = [row.get(f"s{s.pk}", 0) for s in stages]
+            reached = [row.get(f"s{s.pk}") or 0 for s in stages]
             for position, stage in enumerate(stages):
                 nxt = reached[position + 1] if position + 1 < len(stages) else None
                 conversion = _ratio(nxt, reached[position]) if nxt is not None else None

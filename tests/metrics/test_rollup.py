@@ -25,6 +25,7 @@ from metrics.models import (
     Quota,
     RepDayActivity,
     RepDayDeal,
+    RepDayReach,
 )
 from metrics.periods import Period, PeriodKind
 from tests import oracle
@@ -34,6 +35,7 @@ TZ = "Europe/Berlin"
 SUMMARY_MODELS = (
     RepDayActivity,
     RepDayDeal,
+    RepDayReach,
     PeriodMetric,
     PeriodActivityMix,
     PeriodFunnel,
