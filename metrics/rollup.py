@@ -247,7 +247,7 @@ def _slice(period: Period, scope: str, scope_id: int) -> dict:
     return {"scope": scope, "scope_id": scope_id, "period_kind": period.kind, "period_start": period.start}
 
 
-def _rep_figures(period: Period) -> pd.DataFrame:
+def _rep_figures(period: Period) -> tuple[pd.DataFrame, _TargetBook, _TargetBook]:
     """One row per rep: the sums of the daily tables over the period, and its targets."""
     in_period = Q(day__gte=period.start, day__lt=period.end)
     reps = pd.DataFrame(
@@ -323,9 +323,8 @@ def _rep_figures(period: Period) -> pd.DataFrame:
     projections = _TargetBook.load(Projection, period)
     figures["quota"] = [quotas.for_rep(rep_id, period) for rep_id in figures.index]
     figures["projection"] = [projections.for_rep(rep_id, period) for rep_id in figures.index]
-    figures.attrs["quotas"] = quotas
-    figures.attrs["projections"] = projections
-    return figures
+    # Returned beside the frame, not in DataFrame.attrs: pandas deep-copies attrs on every operation.
+    return figures, quotas, projections
 
 
 def _derived(row: dict) -> dict:
@@ -359,14 +358,13 @@ def _sum_targets(values) -> Decimal | None:
 
 
 def _rollup_metrics(period: Period, now: datetime) -> int:
-    reps = _rep_figures(period)
+    reps, quotas, projections = _rep_figures(period)
     reps["attainment"] = [
         _ratio(revenue, quota) if quota else None
         for revenue, quota in zip(reps["revenue"], reps["quota"], strict=True)
     ]
     reps["has_quota"] = [bool(quota) for quota in reps["quota"]]
     reps["at_quota"] = [att is not None and att >= 1.0 for att in reps["attainment"]]
-    quotas, projections = reps.attrs["quotas"], reps.attrs["projections"]
 
     rows = []
     for rep_id, rep in reps.iterrows():
