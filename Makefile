@@ -49,3 +49,9 @@ messages: $(VENV)/.dev
 
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3* test-artifacts .pytest_cache
+
+# The metrics engine against hand-written SQL at scale. Needs PostgreSQL: BENCH_DATABASE_URL
+# (default postgres://postgres@127.0.0.1:5432/salestrack_bench) names a database the bench
+# may drop and rebuild. Results go to docs/benchmarks.md. Quick run: make bench BENCH_ARGS="--scale 0.02"
+bench: $(VENV)/.dev
+	$(BIN)/python bench/bench_metrics.py $(BENCH_ARGS)
