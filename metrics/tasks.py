@@ -12,7 +12,7 @@ from celery import chord, group, shared_task
 from django.core.cache import cache
 from django.utils import timezone
 
-from . import jobs
+from . import digest, jobs
 from .models import MetricRun
 from .periods import Period
 
@@ -104,3 +104,9 @@ def run_incremental(self) -> int | None:
         raise self.retry(countdown=jobs.INCREMENTAL_DELAY)
     cache.delete(jobs.DEBOUNCE_KEY)
     return _dispatch(MetricRun.Kind.INCREMENTAL, jobs.days_to_refresh(include_yesterday=False))
+
+
+@shared_task(name="metrics.send_daily_digest")
+def send_daily_digest(today: str | None = None) -> int:
+    """07:00 on working days: each manager's digest by e-mail (metrics.digest); the number sent."""
+    return digest.send_daily_digests(today=date.fromisoformat(today) if today else None)

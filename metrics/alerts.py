@@ -1,0 +1,268 @@
+"""Alerts for managers: reps behind pace, reps with no activity, funnel leaks.
+
+Read paths only: the dashboard (`{% include "metrics/includes/alerts.html" %}`) and the
+daily digest call `alerts_for(reps=..., teams=...)` with querysets the caller has
+already scoped with `activities.access`. Figures come from the summary tables only
+(PeriodMetric, PeriodFunnel, RepDayActivity), in three queries whatever the number of
+reps or teams.
+
+The choices the metric contract leaves open:
+
+- **Behind pace**: active reps with an attainment in the month containing `today`
+  (so a quota > 0) whose pace = attainment ÷ (days of the month elapsed up to and
+  including today ÷ days of the month) is below 100 %. Worst pace first. "high"
+  severity below 50 %.
+- **Inactive**: the window is the N working days (Monday to Friday,
+  N = settings.SALESTRACK_INACTIVE_WORKING_DAYS) *ending yesterday*: today is still
+  under way, so a rep who has not logged anything yet at 9:00 is not flagged. A rep is
+  inactive when no RepDayActivity row falls between the window's first day and today
+  (an activity on a weekend inside the window counts). Reps hired on or after the
+  window's first day are skipped, and so are reps not marked active. "high" severity when
+  nothing was logged in twice the window (or ever). No activity ever logged first,
+  then the oldest last activity.
+- **Leakage**: per team, the stage of the month's funnel (cohort = deals opened in the
+  month) with the highest leakage among stages that at least LEAKAGE_MIN_REACHED deals
+  reached, so a handful of deals does not raise an alarm. A team is reported when that
+  leakage is at least LEAKAGE_THRESHOLD (50 %); at most LEAKAGE_MAX_TEAMS teams, worst
+  first. "high" severity from 80 %. Early in a month the cohort is young and its deals
+  have not moved yet, so leakage reads high; the minimum reach damps that a little.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.db.models import F, Max, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models.functions import RowNumber
+from django.urls import reverse
+from django.utils import formats, timezone
+from django.utils.translation import gettext, gettext_lazy, ngettext
+
+from activities.models import Rep, Team
+from activities.templatetags.salestrack import EMPTY, label
+
+from .models import PeriodFunnel, PeriodMetric, RepDayActivity, Scope
+from .periods import Period, PeriodKind
+from .selectors import scope_name
+
+BEHIND_PACE, INACTIVE, LEAKAGE = "behind_pace", "inactive", "leakage"
+KINDS = (BEHIND_PACE, INACTIVE, LEAKAGE)  # the order alerts are listed in
+KIND_LABELS = {
+    BEHIND_PACE: gettext_lazy("Behind pace"),
+    INACTIVE: gettext_lazy("No activity logged"),
+    LEAKAGE: gettext_lazy("Funnel leaks"),
+}
+HIGH, MEDIUM = "high", "medium"
+
+PACE_HIGH_BELOW = 0.5
+LEAKAGE_MIN_REACHED = 5
+LEAKAGE_THRESHOLD = 0.5
+LEAKAGE_HIGH_FROM = 0.8
+LEAKAGE_MAX_TEAMS = 3
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One thing a manager should look at, with its message already translated.
+
+    `value` is the figure the alert is about: the pace (a fraction) for behind_pace,
+    the leakage (a fraction) for leakage, the last activity day (or None) for inactive.
+    `url` is relative (a dashboard); the digest makes it absolute.
+    """
+
+    kind: str
+    severity: str
+    subject: str
+    message: str
+    url: str
+    rep_id: int | None = None
+    team_id: int | None = None
+    value: float | date | None = None
+
+    @property
+    def kind_label(self) -> str:
+        return str(KIND_LABELS[self.kind])
+
+    @property
+    def is_high(self) -> bool:
+        return self.severity == HIGH
+
+
+def percent(fraction: float | None) -> str:
+    """`0.426` → `43 %` in the active locale; undefined → `—`."""
+    if fraction is None:
+        return EMPTY
+    # Translators: a percentage, e.g. "43 %".
+    return gettext("%(number)s %%") % {"number": formats.number_format(round(fraction * 100), 0)}
+
+
+def rep_url(rep_id: int) -> str:
+    return reverse("dashboard_scope", kwargs={"scope": Scope.REP, "scope_id": rep_id})
+
+
+def team_url(team_id: int) -> str:
+    return reverse("dashboard_scope", kwargs={"scope": Scope.TEAM, "scope_id": team_id})
+
+
+def elapsed_share(period: Period, today: date) -> float:
+    """The share of the period's days elapsed up to and including `today`."""
+    elapsed = min(max((today - period.start).days + 1, 0), period.days)
+    return elapsed / period.days
+
+
+def working_days_before(day: date, count: int) -> list[date]:
+    """The `count` working days (Monday to Friday) before `day`, oldest first."""
+    found: list[date] = []
+    current = day
+    while len(found) < count:
+        current -= timedelta(days=1)
+        if current.weekday() < 5:
+            found.append(current)
+    return found[::-1]
+
+
+def alerts_for(*, reps: QuerySet[Rep], teams: QuerySet[Team], today: date | None = None) -> list[Alert]:
+    """The alerts about these reps and teams on `today` (default: today in TIME_ZONE).
+
+    Ordered by kind (behind pace, inactive, leakage), then worst first.
+    """
+    today = today or timezone.localdate()
+    month = Period.containing(today, PeriodKind.MONTH)
+    return [
+        *_behind_pace(reps, month, today),
+        *_inactive(reps, today),
+        *_leakage(teams, month),
+    ]
+
+
+def _behind_pace(reps: QuerySet[Rep], month: Period, today: date) -> list[Alert]:
+    share = elapsed_share(month, today)
+    attainment = PeriodMetric.objects.filter(
+        scope=Scope.REP,
+        scope_id=OuterRef("pk"),
+        period_kind=month.kind,
+        period_start=month.start,
+    ).values("attainment")[:1]
+    rows = (
+        reps.filter(is_active=True)
+        .annotate(month_attainment=Subquery(attainment))
+        .filter(month_attainment__isnull=False, month_attainment__lt=share)
+        .select_related("user")
+    )
+    alerts = []
+    for rep in rows:
+        pace = rep.month_attainment / share
+        alerts.append(
+            Alert(
+                kind=BEHIND_PACE,
+                severity=HIGH if pace < PACE_HIGH_BELOW else MEDIUM,
+                subject=rep.name,
+                message=gettext(
+                    "%(rep)s is at %(attainment)s of this month's quota with %(elapsed)s of the "
+                    "month gone: pace %(pace)s."
+                )
+                % {
+                    "rep": rep.name,
+                    "attainment": percent(rep.month_attainment),
+                    "elapsed": percent(share),
+                    "pace": percent(pace),
+                },
+                url=rep_url(rep.pk),
+                rep_id=rep.pk,
+                team_id=rep.team_id,
+                value=pace,
+            )
+        )
+    alerts.sort(key=lambda alert: (alert.value, alert.subject, alert.rep_id))
+    return alerts
+
+
+def _inactive(reps: QuerySet[Rep], today: date) -> list[Alert]:
+    count = settings.SALESTRACK_INACTIVE_WORKING_DAYS
+    window = working_days_before(today, count)
+    first = window[0]
+    # Twice the window without activity makes the alert a high one.
+    long_ago = working_days_before(today, 2 * count)[0]
+    last_day = (
+        RepDayActivity.objects.filter(rep=OuterRef("pk"), day__lte=today)
+        .values("rep")
+        .annotate(last=Max("day"))
+        .values("last")
+    )
+    rows = (
+        reps.filter(Q(hired_on__isnull=True) | Q(hired_on__lt=first), is_active=True)
+        .annotate(last_activity=Subquery(last_day))
+        .filter(Q(last_activity__isnull=True) | Q(last_activity__lt=first))
+        .select_related("user")
+    )
+    alerts = []
+    for rep in rows:
+        last = rep.last_activity
+        if last is None:
+            message = gettext("%(rep)s: no activity logged yet.") % {"rep": rep.name}
+        else:
+            message = ngettext(
+                "%(rep)s has logged no activity for %(count)d working day, since %(day)s.",
+                "%(rep)s has logged no activity for %(count)d working days, since %(day)s.",
+                count,
+            ) % {"rep": rep.name, "count": count, "day": formats.date_format(last, "DATE_FORMAT")}
+        alerts.append(
+            Alert(
+                kind=INACTIVE,
+                severity=HIGH if last is None or last < long_ago else MEDIUM,
+                subject=rep.name,
+                message=message,
+                url=rep_url(rep.pk),
+                rep_id=rep.pk,
+                team_id=rep.team_id,
+                value=last,
+            )
+        )
+    alerts.sort(key=lambda alert: (alert.value or date.min, alert.subject, alert.rep_id))
+    return alerts
+
+
+def _leakage(teams: QuerySet[Team], month: Period) -> list[Alert]:
+    worst = (
+        PeriodFunnel.objects.filter(
+            scope=Scope.TEAM,
+            scope_id__in=teams.values("pk"),
+            period_kind=month.kind,
+            period_start=month.start,
+            reached__gte=LEAKAGE_MIN_REACHED,
+            leakage__isnull=False,
+        )
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("scope_id")],
+                order_by=[F("leakage").desc(), F("position").asc()],
+            ),
+            team_name=scope_name(Scope.TEAM),
+        )
+        .filter(rank=1, leakage__gte=LEAKAGE_THRESHOLD)
+        .select_related("stage")
+        .order_by("-leakage", "team_name", "scope_id")[:LEAKAGE_MAX_TEAMS]
+    )
+    return [
+        Alert(
+            kind=LEAKAGE,
+            severity=HIGH if row.leakage >= LEAKAGE_HIGH_FROM else MEDIUM,
+            subject=row.team_name,
+            message=gettext(
+                "%(team)s loses %(leakage)s of its deals at %(stage)s this month (%(reached)d reached it)."
+            )
+            % {
+                "team": row.team_name,
+                "leakage": percent(row.leakage),
+                "stage": label(row.stage),
+                "reached": row.reached,
+            },
+            url=f"{team_url(row.scope_id)}#funnel",
+            team_id=row.scope_id,
+            value=row.leakage,
+        )
+        for row in worst
+    ]
