@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import access, selectors
-from .models import Account, Activity, ActivityType, Deal, Product, Rep, Stage
+from .models import Account, Activity, ActivityType, Deal, Product, Rep, Stage, Team, Territory
 from .templatetags.salestrack import label
 
 DATETIME_LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
@@ -302,12 +302,26 @@ class DealFilterForm(forms.Form):
     )
     opened_from = _date_field(_("Opened from"), required=False)
     opened_to = _date_field(_("Opened until"), required=False)
+    # Drill-down from a dashboard funnel: the deals of a team or territory that leaked at a stage.
+    team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False, widget=forms.HiddenInput)
+    territory = forms.ModelChoiceField(
+        queryset=Territory.objects.none(), required=False, widget=forms.HiddenInput
+    )
+    leaked_at = forms.ModelChoiceField(
+        label=_("Leaked at"),
+        queryset=Stage.objects.none(),
+        required=False,
+        widget=forms.HiddenInput,
+    )
 
     def __init__(self, *args, viewer, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["q"].widget.attrs["placeholder"] = _("Deal or account")
         self.fields["stage"].queryset = selectors.stages_in_order()
         self.fields["stage"].label_from_instance = label
+        self.fields["leaked_at"].queryset = Stage.objects.filter(kind=Stage.Kind.OPEN)
+        self.fields["team"].queryset = access.visible_teams(viewer)
+        self.fields["territory"].queryset = access.visible_territories(viewer)
         if access.role_of(viewer) in (access.ROLE_MANAGER, access.ROLE_ADMIN):
             self.fields["rep"].queryset = selectors.reps_filterable_by(viewer=viewer)
         else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
 from . import access
@@ -93,10 +93,30 @@ def deal_list_for(*, viewer, filters: dict[str, Any] | None = None) -> QuerySet[
         qs = qs.filter(opened_on__gte=filters["opened_from"])
     if filters.get("opened_to"):
         qs = qs.filter(opened_on__lte=filters["opened_to"])
+    if filters.get("team"):
+        qs = qs.filter(owner__team=filters["team"])
+    if filters.get("territory"):
+        qs = qs.filter(owner__territory=filters["territory"])
+    if filters.get("leaked_at"):
+        qs = leaked_at(qs, filters["leaked_at"])
     text = (filters.get("q") or "").strip()
     if text:
         qs = qs.filter(Q(name__icontains=text) | Q(account__name__icontains=text))
     return qs.order_by("-opened_on", "-id")
+
+
+def leaked_at(deals: QuerySet[Deal], stage: Stage) -> QuerySet[Deal]:
+    """The deals whose furthest step down the funnel was `stage` (an open stage): they went no further.
+
+    The same reach rule as the funnel (docs/metrics.md): the highest open stage a deal was
+    ever in; won deals reached every stage, so none of them leaked.
+    """
+    from metrics.rollup import reach_expression
+
+    top = Stage.objects.filter(kind=Stage.Kind.OPEN).aggregate(top=Max("order"))["top"] or 0
+    return (
+        deals.alias(reach=reach_expression(top)).filter(reach=stage.order).exclude(stage__kind=Stage.Kind.WON)
+    )
 
 
 def open_deals_of(*, rep: Rep) -> QuerySet[Deal]:

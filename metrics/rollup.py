@@ -487,7 +487,7 @@ def _funnel_stages() -> list[Stage]:
     return [s for s in stages if s.kind == Stage.Kind.OPEN] + [s for s in stages if s.kind == Stage.Kind.WON]
 
 
-def _reach_expression(top: int):
+def reach_expression(top: int):
     """The order of the highest open stage a deal reached; won deals reach the top, -1 for none."""
     highest_open_in_history = (
         DealStageChange.objects.filter(deal=OuterRef("pk"), to_stage__kind=Stage.Kind.OPEN)
@@ -515,7 +515,7 @@ def _rollup_reach_days(first_day: date, last_day: date, rep_ids: list[int] | Non
     top = Stage.objects.filter(kind=Stage.Kind.OPEN).aggregate(top=Max("order"))["top"] or 0
     grouped = (
         cohort.annotate(
-            reach=_reach_expression(top),
+            reach=reach_expression(top),
             won=Case(
                 When(stage__kind=Stage.Kind.WON, then=F("stage_id")),
                 default=None,

@@ -169,6 +169,14 @@ SALESTRACK_MAX_EXPECTED_CLOSE_YEARS = env.int("SALESTRACK_MAX_EXPECTED_CLOSE_YEA
 LEADERBOARD_MIN_CLOSED_DEALS = env.int("LEADERBOARD_MIN_CLOSED_DEALS", default=5)
 if LEADERBOARD_MIN_CLOSED_DEALS < 0:
     raise ImproperlyConfigured("LEADERBOARD_MIN_CLOSED_DEALS cannot be negative")
+# The leaderboards' TV mode reloads itself this often (seconds).
+LEADERBOARD_TV_REFRESH_SECONDS = env.int("LEADERBOARD_TV_REFRESH_SECONDS", default=300)
+if LEADERBOARD_TV_REFRESH_SECONDS < 10:
+    raise ImproperlyConfigured("LEADERBOARD_TV_REFRESH_SECONDS must be at least 10")
+# Alerts: a rep with no activity logged for this many working days (Monday to Friday).
+SALESTRACK_INACTIVE_WORKING_DAYS = env.int("SALESTRACK_INACTIVE_WORKING_DAYS", default=3)
+if SALESTRACK_INACTIVE_WORKING_DAYS < 1:
+    raise ImproperlyConfigured("SALESTRACK_INACTIVE_WORKING_DAYS must be at least 1")
 
 STATIC_URL = "static/"
 # collectstatic writes here in production; elsewhere whitenoise serves straight from static/.
@@ -222,6 +230,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
 }
 
+# Where the app is reached, for absolute links in e-mails (the managers' daily digest).
+SALESTRACK_BASE_URL = env.str("SALESTRACK_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="salestrack@localhost")
 

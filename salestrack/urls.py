@@ -23,5 +23,7 @@ urlpatterns = [
         SpectacularAPIView.as_view(permission_classes=[IsAuthenticated]),
         name="api_schema",
     ),
+    path("", include("metrics.urls")),
+    path("", include("leaderboards.urls")),
     path("", include("activities.urls")),
 ]

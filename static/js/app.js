@@ -40,3 +40,56 @@
     });
   });
 })();
+
+// Pickers that lead somewhere: choosing an option follows its URL, keeping the period.
+(function () {
+  "use strict";
+  document.querySelectorAll("select[data-navigate]").forEach(function (select) {
+    select.addEventListener("change", function () {
+      var search = new URLSearchParams(window.location.search);
+      var keep = new URLSearchParams();
+      ["period", "from", "to"].forEach(function (name) {
+        if (search.get(name)) keep.set(name, search.get(name));
+      });
+      var query = keep.toString();
+      window.location.href = select.value + (query ? "?" + query : "");
+    });
+  });
+
+  // Sortable tables: click a column heading to sort by its cells' data-value.
+  document.querySelectorAll("table.sortable").forEach(function (table) {
+    var headers = table.querySelectorAll("th[data-sort]");
+    headers.forEach(function (th, index) {
+      th.tabIndex = 0;
+      th.setAttribute("aria-sort", "none");
+      function sort() {
+        var numeric = th.dataset.sort === "number";
+        var ascending = th.getAttribute("aria-sort") !== "ascending";
+        headers.forEach(function (other) { other.setAttribute("aria-sort", "none"); });
+        th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+        var body = table.tBodies[0];
+        var rows = Array.prototype.slice.call(body.rows).filter(function (row) { return row.cells.length > index; });
+        rows.sort(function (a, b) {
+          var x = a.cells[index].dataset.value || "", y = b.cells[index].dataset.value || "";
+          var result;
+          if (numeric) {
+            // Undefined figures ("—") sort last either way.
+            if (x === "" || y === "") return x === y ? 0 : x === "" ? 1 : -1;
+            result = parseFloat(x) - parseFloat(y);
+          } else {
+            result = x.localeCompare(y, document.documentElement.lang);
+          }
+          return ascending ? result : -result;
+        });
+        rows.forEach(function (row) { body.appendChild(row); });
+      }
+      th.addEventListener("click", sort);
+      th.addEventListener("keydown", function (event) {
+        if (event.key === "Enter" || event.key === " ") {
+          event.preventDefault();
+          sort();
+        }
+      });
+    });
+  });
+})();
