@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_ARGS ?= --reps 24 --days 180 --seed 1
 
-.PHONY: run test lint format check bench clean messages
+.PHONY: run test lint format check bench bench-pages clean messages
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,3 +55,7 @@ clean:
 # may drop and rebuild. Results go to docs/benchmarks.md. Quick run: make bench BENCH_ARGS="--scale 0.02"
 bench: $(VENV)/.dev
 	$(BIN)/python bench/bench_metrics.py $(BENCH_ARGS)
+
+# The dashboard and leaderboard pages' server time on the same dataset (built if missing).
+bench-pages: $(VENV)/.dev
+	$(BIN)/python bench/bench_pages.py $(BENCH_ARGS)

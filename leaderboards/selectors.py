@@ -236,7 +236,7 @@ def _ranked(metric: LeaderboardMetric, span: Span, members) -> QuerySet:
 def _rep_columns(rows: QuerySet, span: Span) -> QuerySet:
     """The rep's name and current team beside each ranked row (subqueries or joins, never N+1)."""
     if span.period is not None:
-        team = Rep.objects.filter(pk=OuterRef("scope_id"))
+        team = Rep.objects.filter(pk=OuterRef("scope_id")).order_by()
         return rows.annotate(
             rep_name=rep_name_of("scope_id"),
             team_ref=Subquery(team.values("team_id")[:1]),
@@ -401,12 +401,13 @@ def leaderboard_page_for(
     rows = _rows(chosen, span, members)
     rep_ids = [row.rep_id for row in rows]
     quota_period = _quota_period_of(span)
+    # Every rep at quota in the period (a few hundred ids at most), kept to the ranked ones
+    # below: cheaper than sending the board's thousand ids to the database.
     reached = set(
         PeriodMetric.objects.filter(
             scope=Scope.REP,
             period_kind=quota_period.kind,
             period_start=quota_period.start,
-            scope_id__in=rep_ids,
             attainment__gte=1,
         ).values_list("scope_id", flat=True)
     )
@@ -433,7 +434,7 @@ def leaderboard_page_for(
     if chosen.min_closed_deals:
         minimum = settings.LEADERBOARD_MIN_CLOSED_DEALS
         below_minimum = _values(chosen, span, members).filter(closed__gt=0, closed__lt=minimum).count()
-    linkable = frozenset(access.visible_reps(viewer).filter(pk__in=rep_ids).values_list("pk", flat=True))
+    linkable = frozenset(access.visible_reps(viewer).values_list("pk", flat=True)).intersection(rep_ids)
     return Leaderboard(
         rows=rows,
         min_closed_deals=minimum,

@@ -13,6 +13,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from activities import access
 from metrics.selectors import ScopeNotFound
 from salestrack import spreadsheets
 
@@ -20,6 +21,10 @@ from .forms import LeaderboardQueryForm, TvQueryForm
 from .selectors import BADGES, COUNT, FRACTION, MONEY, Leaderboard, UnknownMetric, leaderboard_page_for
 
 EXPORT_FORMATS = ("csv", "xlsx")
+# A company of a thousand reps: the page lists the top PAGE_ROWS (and the viewer's own row
+# if it is further down) unless asked for all; a TV shows what fits a screen. Exports have all.
+PAGE_ROWS = 50
+TV_ROWS = 25
 
 
 def _board(request, form: LeaderboardQueryForm) -> Leaderboard | None:
@@ -35,11 +40,34 @@ def _board(request, form: LeaderboardQueryForm) -> Leaderboard | None:
         return None
 
 
-def _context(request, form, board) -> dict:
-    query = request.GET.urlencode()
+def _shown_rows(board: Leaderboard | None, viewer, limit: int | None) -> tuple[list, int | None]:
+    """The rows a page lists: the first `limit` (all if None), and the viewer's own row after them
+    if it is further down (its rep id is returned too, to mark it)."""
+    if board is None:
+        return [], None
+    if limit is None or len(board.rows) <= limit:
+        return board.rows, None
+    own = access.rep_of(viewer)
+    rows = board.rows[:limit]
+    pinned = [row for row in board.rows[limit:] if own is not None and row.rep_id == own.pk]
+    return rows + pinned, (own.pk if pinned else None)
+
+
+def _context(request, form, board, *, tv: bool = False) -> dict:
+    limit = TV_ROWS if tv else PAGE_ROWS
+    query = request.GET.copy()
+    show_all = query.pop("all", None) == ["1"]
+    rows, pinned_rep_id = _shown_rows(board, request.user, None if show_all else limit)
+    all_query = query.copy()
+    all_query["all"] = "1"
+    query = query.urlencode()
     return {
         "form": form,
         "board": board,
+        "rows": rows,
+        "pinned_rep_id": pinned_rep_id,
+        "rows_hidden": (len(board.rows) - len(rows)) if board else 0,
+        "all_query": f"?{all_query.urlencode()}",
         "errors": form.error_list() if board is None else [],
         "badge_labels": BADGES,
         "query": f"?{query}" if query else "",
@@ -65,7 +93,7 @@ def leaderboard(request):
 def leaderboard_tv(request):
     form = TvQueryForm(request.GET)
     board = _board(request, form)
-    context = _context(request, form, board)
+    context = _context(request, form, board, tv=True)
     context["refresh_seconds"] = form.refresh_seconds() if board is not None else None
     return render(request, "leaderboards/tv.html", context, status=200 if board is not None else 400)
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.conf import settings
-from django.db.models import F, Max, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery, Window
 from django.db.models.functions import RowNumber
 from django.urls import reverse
 from django.utils import formats, timezone
@@ -45,7 +45,7 @@ from activities.templatetags.salestrack import EMPTY, label
 
 from .models import PeriodFunnel, PeriodMetric, RepDayActivity, Scope
 from .periods import Period, PeriodKind
-from .selectors import scope_name
+from .selectors import scope_name, user_name
 
 BEHIND_PACE, INACTIVE, LEAKAGE = "behind_pace", "inactive", "leakage"
 KINDS = (BEHIND_PACE, INACTIVE, LEAKAGE)  # the order alerts are listed in
@@ -123,21 +123,51 @@ def working_days_before(day: date, count: int) -> list[date]:
     return found[::-1]
 
 
-def alerts_for(*, reps: QuerySet[Rep], teams: QuerySet[Team], today: date | None = None) -> list[Alert]:
+class Alerts(list):
+    """A list of alerts; `totals` counts every alert of each kind, also those beyond a limit."""
+
+    def __init__(self, alerts, totals: dict[str, int]):
+        super().__init__(alerts)
+        self.totals = totals
+
+    @property
+    def more(self) -> dict[str, int]:
+        """How many alerts of each kind were left out by the limit."""
+        shown = {kind: sum(1 for alert in self if alert.kind == kind) for kind in KINDS}
+        return {kind: self.totals.get(kind, 0) - shown[kind] for kind in KINDS}
+
+
+def alerts_for(
+    *, reps: QuerySet[Rep], teams: QuerySet[Team], today: date | None = None, limit: int | None = None
+) -> Alerts:
     """The alerts about these reps and teams on `today` (default: today in TIME_ZONE).
 
-    Ordered by kind (behind pace, inactive, leakage), then worst first.
+    Ordered by kind (behind pace, inactive, leakage), then worst first. With `limit`, only
+    the worst `limit` of each kind are built (a company dashboard of a thousand reps shows
+    ten), and `totals` still counts them all: one more query per kind, always, so the number
+    of queries does not depend on the data.
     """
     today = today or timezone.localdate()
     month = Period.containing(today, PeriodKind.MONTH)
-    return [
-        *_behind_pace(reps, month, today),
-        *_inactive(reps, today),
-        *_leakage(teams, month),
-    ]
+    behind, behind_total = _behind_pace(reps, month, today, limit)
+    inactive, inactive_total = _inactive(reps, today, limit)
+    leaks = _leakage(teams, month)
+    totals = {BEHIND_PACE: behind_total, INACTIVE: inactive_total, LEAKAGE: len(leaks)}
+    return Alerts([*behind, *inactive, *leaks], totals)
 
 
-def _behind_pace(reps: QuerySet[Rep], month: Period, today: date) -> list[Alert]:
+def _limited(rows: QuerySet, order: list, limit: int | None) -> tuple[QuerySet | list, int | None]:
+    """The rows to build alerts from, and the count of all of them (counted only with a limit)."""
+    if limit is None:
+        return rows, None
+    # Ties in the same order as the full list's: by name, then id.
+    ordered = rows.annotate(sort_name=user_name("user__")).order_by(*order, "sort_name", "pk")
+    return ordered[:limit], rows.count()
+
+
+def _behind_pace(
+    reps: QuerySet[Rep], month: Period, today: date, limit: int | None
+) -> tuple[list[Alert], int]:
     share = elapsed_share(month, today)
     attainment = PeriodMetric.objects.filter(
         scope=Scope.REP,
@@ -151,6 +181,7 @@ def _behind_pace(reps: QuerySet[Rep], month: Period, today: date) -> list[Alert]
         .filter(month_attainment__isnull=False, month_attainment__lt=share)
         .select_related("user")
     )
+    rows, total = _limited(rows, ["month_attainment"], limit)
     alerts = []
     for rep in rows:
         pace = rep.month_attainment / share
@@ -176,27 +207,29 @@ def _behind_pace(reps: QuerySet[Rep], month: Period, today: date) -> list[Alert]
             )
         )
     alerts.sort(key=lambda alert: (alert.value, alert.subject, alert.rep_id))
-    return alerts
+    return alerts, len(alerts) if total is None else total
 
 
-def _inactive(reps: QuerySet[Rep], today: date) -> list[Alert]:
+def _inactive(reps: QuerySet[Rep], today: date, limit: int | None) -> tuple[list[Alert], int]:
     count = settings.SALESTRACK_INACTIVE_WORKING_DAYS
     window = working_days_before(today, count)
     first = window[0]
     # Twice the window without activity makes the alert a high one.
     long_ago = working_days_before(today, 2 * count)[0]
+    # The newest day first, one row: a backward walk of the (rep, day) index, not a scan of
+    # the rep's whole history (which a MAX() over a GROUP BY becomes at years of data).
     last_day = (
-        RepDayActivity.objects.filter(rep=OuterRef("pk"), day__lte=today)
-        .values("rep")
-        .annotate(last=Max("day"))
-        .values("last")
+        RepDayActivity.objects.filter(rep=OuterRef("pk"), day__lte=today).order_by("-day").values("day")[:1]
     )
+    logged_since_first = RepDayActivity.objects.filter(rep=OuterRef("pk"), day__gte=first, day__lte=today)
     rows = (
         reps.filter(Q(hired_on__isnull=True) | Q(hired_on__lt=first), is_active=True)
+        # One probe of the (rep, day) index per rep; the last day is looked up for the few found.
+        .filter(~Exists(logged_since_first))
         .annotate(last_activity=Subquery(last_day))
-        .filter(Q(last_activity__isnull=True) | Q(last_activity__lt=first))
         .select_related("user")
     )
+    rows, total = _limited(rows, [F("last_activity").asc(nulls_first=True)], limit)
     alerts = []
     for rep in rows:
         last = rep.last_activity
@@ -221,7 +254,7 @@ def _inactive(reps: QuerySet[Rep], today: date) -> list[Alert]:
             )
         )
     alerts.sort(key=lambda alert: (alert.value or date.min, alert.subject, alert.rep_id))
-    return alerts
+    return alerts, len(alerts) if total is None else total
 
 
 def _leakage(teams: QuerySet[Team], month: Period) -> list[Alert]:

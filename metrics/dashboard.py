@@ -262,7 +262,7 @@ def tiles(ref: ScopeRef, span: Span, current: dict, previous: dict, today: date)
             _("Pace"),
             FRACTION,
             (no_quota if calendar else per_period) if span.first <= today else _("The period has not begun."),
-            _("Attainment so far ÷ share of the period elapsed; below 100 % is behind pace."),
+            _("Attainment so far ÷ share of the period elapsed (behind pace when below 100 %)."),
         ),
     ]
     if ref.scope != Scope.REP:
@@ -542,7 +542,9 @@ def regional_sales(ref: ScopeRef, span: Span, *, viewer) -> list[dict]:
                 scope_id__in=access.visible_territories(viewer).values("pk"),
             )
             .annotate(
-                name=Subquery(Territory.objects.filter(pk=OuterRef("scope_id")).values("name")[:1]),
+                name=Subquery(
+                    Territory.objects.filter(pk=OuterRef("scope_id")).order_by().values("name")[:1]
+                ),
             )
             .values("name", "revenue")
         )
@@ -568,11 +570,14 @@ def member_rows(ref: ScopeRef, span: Span, *, viewer, today: date) -> tuple[str,
     member_scope = Scope.TEAM if ref.scope == Scope.COMPANY else Scope.REP
     if member_scope == Scope.TEAM:
         members = access.visible_teams(viewer)
-        name_of = Subquery(Team.objects.filter(pk=OuterRef("scope_id")).values("name")[:1])
+        name_of = Subquery(Team.objects.filter(pk=OuterRef("scope_id")).order_by().values("name")[:1])
     else:
         members = access.visible_reps(viewer).filter(member_filter(ref, prefix=""))
         name_of = Subquery(
-            Rep.objects.filter(pk=OuterRef("scope_id")).annotate(n=user_name("user__")).values("n")[:1]
+            Rep.objects.filter(pk=OuterRef("scope_id"))
+            .order_by()
+            .annotate(n=user_name("user__"))
+            .values("n")[:1]
         )
     if span.period is not None:
         rows = list(

@@ -43,7 +43,13 @@ def user_name(prefix: str = "") -> Expression:
 
 def rep_name_of(outer: str) -> Subquery:
     """The name of the rep whose id is in the outer row's column `outer` (one query, no N+1)."""
-    names = Rep.objects.filter(pk=OuterRef(outer)).annotate(_name=user_name("user__")).values("_name")[:1]
+    # order_by(): no per-row sort by the model's default ordering (it made each lookup a sort).
+    names = (
+        Rep.objects.filter(pk=OuterRef(outer))
+        .order_by()
+        .annotate(_name=user_name("user__"))
+        .values("_name")[:1]
+    )
     return Subquery(names, output_field=CharField())
 
 
@@ -54,7 +60,9 @@ def scope_name(scope: str, outer: str = "scope_id") -> Expression:
     if scope == Scope.COMPANY:
         return Value(gettext("Company"), output_field=CharField())
     model = _SCOPE_MODELS[scope]
-    return Subquery(model.objects.filter(pk=OuterRef(outer)).values("name")[:1], output_field=CharField())
+    return Subquery(
+        model.objects.filter(pk=OuterRef(outer)).order_by().values("name")[:1], output_field=CharField()
+    )
 
 
 def visible_scope_ids(*, viewer, scope: str):

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from activities import access
@@ -29,6 +30,9 @@ from .alerts import alerts_for
 from .models import Scope
 from .selectors import ScopeNotFound
 from .spans import PRESETS, Span, SpanError, span_from_query
+
+# The worst of each kind of alert a dashboard lists; the rest are counted.
+ALERTS_SHOWN = 10
 
 
 def dashboard_url(scope: str, scope_id: int, query: str = "") -> str:
@@ -117,7 +121,7 @@ def dashboard(request, scope: str, scope_id: int):
             teams = teams.filter(pk=ref.scope_id)
         elif ref.scope == Scope.TERRITORY:
             teams = teams.filter(territory_id=ref.scope_id)
-        context["alerts"] = alerts_for(reps=reps, teams=teams, today=today)
+        context["alerts"] = alerts_for(reps=reps, teams=teams, today=today, limit=ALERTS_SHOWN)
     if ref.scope == Scope.REP:
         rep = Rep.objects.select_related("user", "team").get(pk=ref.scope_id)
         context.update(
@@ -208,7 +212,12 @@ def refresh(request):
         if pending:
             messages.success(
                 request,
-                _("Refresh queued: %(days)s changed days will be recomputed shortly.") % {"days": pending},
+                ngettext(
+                    "Refresh queued: %(days)s changed day will be recomputed shortly.",
+                    "Refresh queued: %(days)s changed days will be recomputed shortly.",
+                    pending,
+                )
+                % {"days": pending},
             )
         else:
             messages.info(request, _("Refresh queued. Nothing has changed since the last run."))

@@ -70,7 +70,7 @@ def correlation(value) -> str:
 
 @register.filter
 def get_item(mapping, key):
-    return mapping.get(key) if mapping else None
+    return mapping.get(key) if hasattr(mapping, "get") else None
 
 
 @register.filter

@@ -6,6 +6,7 @@ rolled up by the engine; the pages are clicked through as a user would.
 
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -105,6 +106,17 @@ def test_a_manager_reads_the_team_dashboard_and_drills_down(page, quarter_of_dat
     page.wait_for_url(re.compile(r"/deals/\?.*leaked_at="))
     expect(page.get_by_role("heading", name="Deals")).to_be_visible()
     expect(page.get_by_test_id("leaked-filter")).to_be_visible()
+
+    # From the dashboard to the leaderboard of the same quarter, and its export.
+    page.get_by_role("link", name="Leaderboards").click()
+    page.wait_for_url(re.compile(r"/leaderboards/"))
+    page.goto(f"/leaderboards/?metric=revenue&period={quarter}&scope=company")
+    expect(page.locator("table.ranking tbody tr").first).to_be_visible()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Export CSV").click()
+    exported = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    assert str(quarter) in exported and "Rank" in exported
+    shot(page, "leaderboard-quarter")
 
     # Another team's dashboard does not exist for this manager.
     other = quarter_of_data["teams"][1]

@@ -415,3 +415,36 @@ def test_a_page_costs_the_same_queries_for_n_and_3n_reps(
         assert response.status_code == 200
         sizes.append(len(response.context["board"].rows))
     assert sizes[1] > sizes[0]
+
+
+def test_a_long_board_lists_the_top_then_the_viewers_own_row_and_can_show_all(board, monkeypatch):
+    """A company of a thousand reps: the top of the board, the viewer's place, and "Show all"."""
+    from leaderboards import views
+
+    monkeypatch.setattr(views, "PAGE_ROWS", 2)
+    params = {"metric": "revenue", "period": board.this, "scope": "company"}
+    everyone = page_rows(get(board.cast.admin, **params, all="1"))
+    assert [row["rank"] for row in everyone] == [1, 2, 2, 4]
+
+    response = get(board.cy.user, **params)
+    rows = page_rows(response)
+    # The top two, then Cy's own row (ranked 4th), marked as theirs.
+    assert [row["rep_id"] for row in rows] == [everyone[0]["rep_id"], everyone[1]["rep_id"], board.cy.pk]
+    assert re.search(rf'<tr data-rep-id="{board.cy.pk}" class="[^"]*\bown\b', response.content.decode())
+    assert "Showing 3 of 4 reps." in text_of(response)
+    assert "all=1" in response.content.decode()
+
+    # An admin (no row of their own) sees the top two only; the export always has every row.
+    assert [row["rep_id"] for row in page_rows(get(board.cast.admin, **params))] == [
+        row["rep_id"] for row in everyone[:2]
+    ]
+    export = get(board.cast.admin, url="/leaderboards/export.csv", **params)
+    assert b"".join(export.streaming_content).decode("utf-8-sig").count("\n") >= 4 + 1
+
+
+def test_the_tv_lists_what_fits_a_screen(board, monkeypatch):
+    from leaderboards import views
+
+    monkeypatch.setattr(views, "TV_ROWS", 3)
+    response = get(board.cast.rep_a1.user, url=TV_URL, metric="revenue", period=board.this, scope="company")
+    assert response.content.decode().count('<td class="num rank">') == 3

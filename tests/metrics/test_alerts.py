@@ -386,3 +386,16 @@ def test_the_include_lists_alerts_by_kind_with_links(cast, pace_data, activity_d
 def test_the_include_has_an_empty_state():
     html = render_to_string("metrics/includes/alerts.html", {"alerts": []})
     assert "No alerts: everyone is on pace and active." in html
+
+
+def test_a_limit_keeps_the_worst_of_each_kind_and_counts_them_all(cast, pace_data, activity_data):
+    everyone = alerts_for(**everything(), today=TODAY)
+    limited = alerts_for(**everything(), today=TODAY, limit=1)
+    for kind in (BEHIND_PACE, INACTIVE):
+        full = of_kind(everyone, kind)
+        assert len(full) >= 2, kind  # the data has more than the limit of each
+        assert [alert.rep_id for alert in of_kind(limited, kind)] == [full[0].rep_id]
+        assert limited.totals[kind] == len(full)
+        assert limited.more[kind] == len(full) - 1
+    html = render_to_string("metrics/includes/alerts.html", {"alerts": limited})
+    assert f"and {len(of_kind(everyone, BEHIND_PACE)) - 1} more" in html

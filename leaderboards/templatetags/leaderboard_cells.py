@@ -1,0 +1,93 @@
+"""The cells of a leaderboard row: the rep (with badges), the value and the movement.
+
+Simple tags rather than template includes: a page lists up to a hundred rows (a TV, a
+company's top), and an include per cell costs more than everything else on the page.
+"""
+
+from __future__ import annotations
+
+from django import template
+from django.contrib.humanize.templatetags.humanize import intcomma
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, pgettext
+
+from activities.templatetags.salestrack import EMPTY, money
+
+register = template.Library()
+
+
+@register.simple_tag
+def rep_cell(row, board, link: bool = True) -> str:
+    """The rep's name (a link to their dashboard when the viewer may open it) and their badges."""
+    if link and row.rep_id in board.linkable:
+        url = reverse("dashboard_scope", kwargs={"scope": "rep", "scope_id": row.rep_id})
+        name = format_html('<a class="rep-name" href="{}">{}</a>', url, row.rep)
+    else:
+        name = format_html('<span class="rep-name">{}</span>', row.rep)
+    quota_title = ""
+    if board.quota_period:
+        quota_title = _("Attainment of 100 %% or more in %(period)s") % {"period": board.quota_span.label}
+    badges = format_html_join(
+        "",
+        ' <span class="badge badge-{}"{}>{}</span>',
+        (
+            (
+                code,
+                format_html(' title="{}"', quota_title) if code == "quota_reached" and quota_title else "",
+                text,
+            )
+            for code, text in row.badge_list
+        ),
+    )
+    return format_html("{}{}", name, badges)
+
+
+@register.simple_tag
+def value_cell(row, kind: str) -> str:
+    """The value as money, a count or a percentage; "—" when undefined."""
+    if kind == "money":
+        return money(row.value)
+    if kind == "count":
+        return intcomma(row.value)
+    if row.value is None:
+        return EMPTY
+    # Translators: a percentage, e.g. "33.3 %" (%(value)s is already formatted for the language).
+    return _("%(value)s %%") % {"value": template.defaultfilters.floatformat(row.percent, 1)}
+
+
+@register.simple_tag
+def movement_cell(row) -> str:
+    """▲ 3 / ▼ 2 / – / new, with the words for screen readers."""
+    if row.movement is None:
+        hidden = _("Not ranked in the previous period")
+        return format_html(
+            '<span class="move new" title="{}"><span aria-hidden="true">{}</span>'
+            '<span class="visually-hidden">{}</span></span>',
+            hidden,
+            pgettext("leaderboard movement: not ranked before", "new"),
+            hidden,
+        )
+    if row.movement > 0:
+        css, arrow = "up", "▲"
+        words = ngettext("Up %(places)s place", "Up %(places)s places", row.places) % {"places": row.places}
+    elif row.movement < 0:
+        css, arrow = "down", "▼"
+        words = ngettext("Down %(places)s place", "Down %(places)s places", row.places) % {
+            "places": row.places
+        }
+    else:
+        return format_html(
+            '<span class="move same"><span aria-hidden="true">–</span>'
+            '<span class="visually-hidden">{}</span></span>',
+            _("No change"),
+        )
+    return format_html(
+        '<span class="move {}"><span aria-hidden="true">{} {}</span>'
+        '<span class="visually-hidden">{}</span></span>',
+        css,
+        arrow,
+        row.places,
+        words,
+    )
