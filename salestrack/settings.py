@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # the API docs page's JavaScript and CSS, served from static
     "django_celery_beat",
     "simple_history",
     "activities",
@@ -223,11 +224,20 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
+    # Write endpoints use ScopedRateThrottle with the "writes" scope (and "bulk" for bulk).
+    "DEFAULT_THROTTLE_RATES": {
+        "writes": env.str("API_WRITE_RATE", default="120/min"),
+        "bulk": env.str("API_BULK_RATE", default="20/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "salestrack API",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The docs page's assets come from drf-spectacular-sidecar (static/), never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Where the app is reached, for absolute links in e-mails (the managers' daily digest).
@@ -237,6 +247,10 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="salestrack@localhost
 
 # Uploads: imports stream from disk; refuse bodies bigger than this (bytes).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024 * 1024)
+# The largest import file accepted from the upload page (the command line has no limit).
+SALESTRACK_IMPORT_MAX_BYTES = env.int("SALESTRACK_IMPORT_MAX_BYTES", default=200 * 1024 * 1024)
+# Where uploaded import files wait for their Celery task (shared by web and worker).
+SALESTRACK_IMPORT_DIR = env.str("SALESTRACK_IMPORT_DIR", default=str(BASE_DIR / "var" / "imports"))
 
 LOGGING = {
     "version": 1,

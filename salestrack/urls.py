@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from django.views.i18n import set_language
-from drf_spectacular.views import SpectacularAPIView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import IsAuthenticated
 
 urlpatterns = [
@@ -14,15 +14,22 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # The read-only API: session or token (Authorization: Token <key>). DRF views answer
     # 403 themselves instead of redirecting to the sign-in page.
+    path("api/v1/", include("activities.api.urls")),
     path("api/v1/", include("metrics.api.urls")),
     path("api/v1/", include("leaderboards.api.urls")),
-    # No docs page: its JavaScript would come from a CDN (drf-spectacular-sidecar is not installed).
-    # Only the sign-in page is public, so the schema asks for sign-in too.
+    # Only the sign-in page is public, so the schema and its docs page ask for sign-in too;
+    # the docs page's assets come from drf-spectacular-sidecar, served from static.
     path(
         "api/schema/",
         SpectacularAPIView.as_view(permission_classes=[IsAuthenticated]),
         name="api_schema",
     ),
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(url_name="api_schema", permission_classes=[IsAuthenticated]),
+        name="api_docs",
+    ),
+    path("", include("activities.imports.urls")),
     path("", include("metrics.urls")),
     path("", include("leaderboards.urls")),
     path("", include("activities.urls")),
