@@ -9,12 +9,15 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from . import access, selectors, services
+from salestrack import spreadsheets
+
+from . import access, exports, selectors, services
 from .forms import (
     ActivityFilterForm,
     ActivityForm,
@@ -85,6 +88,14 @@ def activity_list(request):
     )
 
 
+@require_GET
+def activity_export(request, fmt: str):
+    """The activities of the list (same filters, same access rules), as CSV or XLSX."""
+    filter_form = ActivityFilterForm(request.GET, viewer=request.user)
+    activities = selectors.activity_list_for(viewer=request.user, filters=filter_form.filters())
+    return _export(exports.activity_sheet(activities), "activities", fmt)
+
+
 @require_http_methods(["GET", "POST"])
 def activity_create(request):
     rep = _rep_or_403(request.user, _("Only sales reps log activities, and your account has no rep profile."))
@@ -147,6 +158,22 @@ def deal_list(request):
         "activities/deal_list.html",
         {"filter_form": filter_form, "page": _page(request, deals), "show_rep": "rep" in filter_form.fields},
     )
+
+
+@require_GET
+def deal_export(request, fmt: str):
+    """The deals of the list (same filters, same access rules), as CSV or XLSX."""
+    filter_form = DealFilterForm(request.GET, viewer=request.user)
+    deals = selectors.deal_list_for(viewer=request.user, filters=filter_form.filters())
+    return _export(exports.deal_sheet(deals), "deals", fmt)
+
+
+def _export(sheet, stem: str, fmt: str):
+    if fmt == "csv":
+        return spreadsheets.csv_response(sheet, filename=exports.filename(stem, fmt))
+    if fmt == "xlsx":
+        return spreadsheets.xlsx_response(sheet, filename=exports.filename(stem, fmt))
+    raise Http404(_("Exports are CSV or XLSX."))
 
 
 @require_http_methods(["GET", "POST"])
