@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_ARGS ?= --reps 24 --days 180 --seed 1
 
-.PHONY: run test lint format check bench bench-pages clean messages
+.PHONY: run test lint format check bench bench-pages schemathesis clean messages
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ run: $(VENV)/.runtime
 test: $(VENV)/.dev
 	SALESTRACK_ENV=test $(BIN)/python manage.py makemigrations --check --dry-run
 	SALESTRACK_ENV=test $(BIN)/pytest $(PYTEST_ARGS)
+
+# Schemathesis against the OpenAPI schema (every operation, no server errors); part of `make test` too.
+schemathesis: $(VENV)/.dev
+	SALESTRACK_ENV=test $(BIN)/pytest tests/api/test_schema.py $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

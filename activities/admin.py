@@ -21,6 +21,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from metrics.admin import (
+    ReadOnlyAdmin,
     RepProjectionInline,
     RepQuotaInline,
     ReshapesMetricsMixin,
@@ -37,6 +38,7 @@ from .models import (
     ActivityType,
     Deal,
     DealStageChange,
+    ImportJob,
     Product,
     Rep,
     Stage,
@@ -558,3 +560,51 @@ class ActivityAdmin(ServiceWriteAdminMixin, admin.ModelAdmin):
         if obj is not None:
             readonly += ["rep", "source", "external_id"]
         return readonly
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(ReadOnlyAdmin):
+    """Written by the upload page and the import task only; admins watch (and start imports)."""
+
+    change_list_template = "imports/admin_change_list.html"
+    list_display = [
+        "created_at",
+        "kind",
+        "original_filename",
+        "status",
+        "dry_run",
+        "created_by",
+        "rows_done",
+        "created_count",
+        "updated_count",
+        "unchanged_count",
+        "error_count",
+    ]
+    list_filter = ["status", "kind", "dry_run"]
+    list_select_related = ["created_by"]
+    search_fields = ["original_filename", "created_by__username"]
+    date_hierarchy = "created_at"
+    fields = [
+        "kind",
+        "original_filename",
+        "stored_file",
+        "mapping",
+        "dry_run",
+        "from_dry_run",
+        "status",
+        "rows_done",
+        "rows_total",
+        "created_count",
+        "updated_count",
+        "unchanged_count",
+        "error_count",
+        "error",
+        "report",
+        "created_by",
+        "created_at",
+        "started_at",
+        "finished_at",
+    ]
+
+    def view_on_site(self, obj):
+        return reverse("import_detail", args=[obj.pk])

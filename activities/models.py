@@ -413,3 +413,83 @@ class Activity(models.Model):
 
     def __str__(self):
         return f"{self.type} · {self.rep}"
+
+
+class ImportJob(models.Model):
+    """One uploaded CSV/XLSX file and its run through the import engine (activities.imports).
+
+    The upload page stores the file under SALESTRACK_IMPORT_DIR and creates the job;
+    the Celery task `activities.run_import_job` runs it and records progress and the report.
+    """
+
+    class Kind(models.TextChoices):
+        # The same values, in the same order, as activities.imports.KINDS.
+        REPS = "reps", _("Reps and teams")
+        DEALS = "deals", _("Deals")
+        ACTIVITIES = "activities", _("Activities")
+        QUOTAS = "quotas", _("Quotas")
+        PROJECTIONS = "projections", _("Projections")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed: errors in the file")
+        ERROR = "error", _("Error")
+
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind)
+    original_filename = models.CharField(_("file name"), max_length=255)
+    # A unique name relative to SALESTRACK_IMPORT_DIR (shared by web and worker); empty once removed.
+    stored_file = models.CharField(_("stored file"), max_length=255, blank=True)
+    mapping = models.JSONField(_("column mapping"), null=True, blank=True)
+    dry_run = models.BooleanField(_("dry run (check only)"), default=False)
+    from_dry_run = models.ForeignKey(
+        "self",
+        verbose_name=_("checked by dry run"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="real_runs",
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status, default=Status.QUEUED)
+    rows_done = models.PositiveIntegerField(_("rows done"), default=0)
+    rows_total = models.PositiveIntegerField(_("rows in total"), null=True, blank=True)
+    created_count = models.PositiveIntegerField(_("created"), default=0)
+    updated_count = models.PositiveIntegerField(_("updated"), default=0)
+    unchanged_count = models.PositiveIntegerField(_("unchanged"), default=0)
+    error_count = models.PositiveIntegerField(_("errors"), default=0)
+    report = models.JSONField(_("report"), null=True, blank=True)
+    error = models.TextField(_("error message"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="import_jobs",
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("import job")
+        verbose_name_plural = _("import jobs")
+        indexes = [models.Index(fields=["created_by", "-created_at"], name="importjob_by_created_idx")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} · {self.original_filename}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED, self.Status.ERROR)
+
+    @property
+    def percent(self) -> int | None:
+        """Rows done as a whole percentage, or None while the total is unknown."""
+        if self.status == self.Status.SUCCEEDED:
+            return 100
+        if not self.rows_total:
+            return None
+        return min(100, self.rows_done * 100 // self.rows_total)

@@ -1,0 +1,134 @@
+"""Bulk writes of the API: many activities or deals in one request, all or nothing.
+
+Each item goes through the same services as a single write. An item with an
+`external_id` (and `source`, `api` unless told) that names one of the caller's own
+rows updates it, so posting the same batch twice writes nothing the second time.
+Every item is tried, so the answer lists every bad one; any error rolls the whole
+batch back.
+
+(Business logic that could move to `activities/services.py` as
+`activity_bulk_upsert` / `deal_bulk_upsert`; it lives here until then.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from activities import access, services
+from activities.models import Source
+
+from .errors import error_dict
+from .serializers import ActivityInputSerializer, DealInputSerializer
+
+CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
+
+
+@dataclass
+class BulkOutcome:
+    results: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+class _Rollback(Exception):
+    pass
+
+
+def _identity(data: dict, seen: set) -> tuple[str, str]:
+    source = data.pop("source", Source.API)
+    external_id = data.pop("external_id", "")
+    if external_id:
+        if (source, external_id) in seen:
+            raise ValidationError({"external_id": _("This external id appears twice in this request.")})
+        seen.add((source, external_id))
+    return source, external_id
+
+
+def _changes(row, data: dict, names) -> dict:
+    return {name: data[name] for name in names if name in data and getattr(row, name) != data[name]}
+
+
+def _activity_upsert(*, user, rep, data: dict, seen: set):
+    data.pop("rep", None)
+    source, external_id = _identity(data, seen)
+    existing = (
+        access.editable_activities(user).filter(source=source, external_id=external_id).first()
+        if external_id
+        else None
+    )
+    if existing is None:
+        return services.activity_log(rep=rep, source=source, external_id=external_id, **data), CREATED
+    changes = _changes(existing, data, ActivityInputSerializer.UPDATABLE)
+    if not changes:
+        return existing, UNCHANGED
+    return services.activity_update(activity=existing, **changes), UPDATED
+
+
+def _deal_upsert(*, user, rep, data: dict, seen: set):
+    data.pop("owner", None)
+    source, external_id = _identity(data, seen)
+    existing = (
+        access.editable_deals(user).filter(source=source, external_id=external_id).first()
+        if external_id
+        else None
+    )
+    if existing is None:
+        return services.deal_open(owner=rep, by=user, source=source, external_id=external_id, **data), CREATED
+    status = UNCHANGED
+    changes = _changes(existing, data, DealInputSerializer.UPDATABLE)
+    if changes:
+        existing, status = services.deal_update(deal=existing, **changes), UPDATED
+    stage = data.get("stage")
+    if stage is not None and stage.pk != existing.stage_id:
+        try:
+            existing = services.deal_move_stage(
+                deal=existing, to_stage=stage, by=user, closed_on=data.get("closed_on")
+            )
+        except ValidationError as exc:
+            raise ValidationError(error_dict(exc, {"to_stage": "stage"})) from exc
+        status = UPDATED
+    return existing, status
+
+
+def _bulk(*, user, items: list, serializer_class, upsert, context: dict) -> BulkOutcome:
+    rep = access.rep_of(user)
+    outcome = BulkOutcome()
+    seen: set = set()
+    try:
+        with transaction.atomic():
+            for index, item in enumerate(items):
+                parsed = serializer_class(data=item, context=context)
+                if not parsed.is_valid():
+                    outcome.errors.append({"index": index, "errors": parsed.errors})
+                    continue
+                try:
+                    row, status = upsert(user=user, rep=rep, data=dict(parsed.validated_data), seen=seen)
+                except ValidationError as exc:
+                    outcome.errors.append({"index": index, "errors": error_dict(exc)})
+                    continue
+                outcome.results.append({"index": index, "id": row.pk, "status": status})
+            if outcome.errors:
+                raise _Rollback
+    except _Rollback:
+        outcome.results = []
+    return outcome
+
+
+def activities_bulk(*, user, items: list, context: dict) -> BulkOutcome:
+    return _bulk(
+        user=user,
+        items=items,
+        serializer_class=ActivityInputSerializer,
+        upsert=_activity_upsert,
+        context=context,
+    )
+
+
+def deals_bulk(*, user, items: list, context: dict) -> BulkOutcome:
+    return _bulk(
+        user=user, items=items, serializer_class=DealInputSerializer, upsert=_deal_upsert, context=context
+    )

@@ -1,0 +1,8 @@
+"""manage.py import_deals FILE [--mapping M.json] [--dry-run] [--by USERNAME]: see docs/imports.md."""
+
+from activities.imports.command import ImportCommand
+
+
+class Command(ImportCommand):
+    help = "Import deals (CSV or XLSX): every row is checked first; with an error nothing is written."
+    kind = "deals"
