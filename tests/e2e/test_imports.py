@@ -65,7 +65,7 @@ def test_a_manager_imports_a_csv_of_activities_and_sees_the_report(page, cast):
     assert Activity.objects.filter(rep=cast.rep_a2, outcome="Pilot agreed").count() == 1
 
     # The job is listed on the imports page.
-    page.get_by_role("link", name="Imports").click()
+    page.get_by_role("navigation", name="Main navigation").get_by_role("link", name="Imports").click()
     expect(page.get_by_role("link", name="week.csv")).to_be_visible()
 
 

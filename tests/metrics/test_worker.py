@@ -36,7 +36,9 @@ def _redis_url() -> str | None:
 
 
 @pytest.fixture
-def worker(transactional_db, settings):
+def worker(django_db_serialized_rollback, transactional_db, settings):
+    # Serialized rollback: the migrations' rows (stages, types, groups) are back even after
+    # another transactional test emptied the tables.
     need(connection.vendor == "postgresql", "a real worker needs PostgreSQL (set DATABASE_URL)")
     need(bool(os.environ.get("REDIS_URL")), "a real worker needs Redis (set REDIS_URL)")
     import redis
