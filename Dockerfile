@@ -11,7 +11,8 @@ COPY . .
 # collectstatic needs settings; any placeholder key will do at build time.
 RUN SALESTRACK_ENV=production SECRET_KEY=build-only-placeholder-key-build-only-placeholder-key-000 \
     ALLOWED_HOSTS=localhost python manage.py collectstatic --noinput \
- && useradd --system --uid 1000 salestrack && chown -R salestrack /app
+ && useradd --system --uid 1000 salestrack && chown -R salestrack /app \
+ && mkdir -p /var/lib/salestrack/imports && chown -R salestrack /var/lib/salestrack
 USER salestrack
 
 EXPOSE 8000
