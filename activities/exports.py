@@ -7,23 +7,16 @@ them. Formula-looking text is escaped by `salestrack.spreadsheets`.
 
 from __future__ import annotations
 
-from django.db.models import CharField, F, QuerySet, Value
-from django.db.models.functions import Coalesce, Concat, NullIf, Trim
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from metrics.selectors import user_name
 from salestrack import spreadsheets as sheets
 
 from .models import Activity, Deal
 
 CHUNK = 2000
-
-
-def _full_name(prefix: str):
-    full = Trim(
-        Concat(F(f"{prefix}first_name"), Value(" "), F(f"{prefix}last_name"), output_field=CharField())
-    )
-    return Coalesce(NullIf(full, Value("")), F(f"{prefix}username"), output_field=CharField())
 
 
 def deal_sheet(deals: QuerySet[Deal]) -> sheets.Sheet:
@@ -45,7 +38,7 @@ def deal_sheet(deals: QuerySet[Deal]) -> sheets.Sheet:
         sheets.Column(_("Closed"), sheets.DATE),
     ]
     rows = (
-        deals.annotate(rep_name=_full_name("owner__user__"))
+        deals.annotate(rep_name=user_name("owner__user__"))
         .values_list(
             "pk",
             "name",
@@ -85,7 +78,7 @@ def activity_sheet(activities: QuerySet[Activity]) -> sheets.Sheet:
         sheets.Column(_("External id")),
     ]
     rows = (
-        activities.annotate(rep_name=_full_name("rep__user__"))
+        activities.annotate(rep_name=user_name("rep__user__"))
         .values_list(
             "pk",
             "occurred_at",

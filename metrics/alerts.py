@@ -46,6 +46,7 @@ from activities.templatetags.salestrack import EMPTY, label
 from .models import PeriodFunnel, PeriodMetric, RepDayActivity, Scope
 from .periods import Period, PeriodKind
 from .selectors import scope_name, user_name
+from .spans import Span
 
 BEHIND_PACE, INACTIVE, LEAKAGE = "behind_pace", "inactive", "leakage"
 KINDS = (BEHIND_PACE, INACTIVE, LEAKAGE)  # the order alerts are listed in
@@ -106,12 +107,6 @@ def team_url(team_id: int) -> str:
     return reverse("dashboard_scope", kwargs={"scope": Scope.TEAM, "scope_id": team_id})
 
 
-def elapsed_share(period: Period, today: date) -> float:
-    """The share of the period's days elapsed up to and including `today`."""
-    elapsed = min(max((today - period.start).days + 1, 0), period.days)
-    return elapsed / period.days
-
-
 def working_days_before(day: date, count: int) -> list[date]:
     """The `count` working days (Monday to Friday) before `day`, oldest first."""
     found: list[date] = []
@@ -168,7 +163,7 @@ def _limited(rows: QuerySet, order: list, limit: int | None) -> tuple[QuerySet |
 def _behind_pace(
     reps: QuerySet[Rep], month: Period, today: date, limit: int | None
 ) -> tuple[list[Alert], int]:
-    share = elapsed_share(month, today)
+    share = Span.of_period(month).elapsed_share(today)
     attainment = PeriodMetric.objects.filter(
         scope=Scope.REP,
         scope_id=OuterRef("pk"),

@@ -34,7 +34,7 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from activities import access
-from activities.models import Rep, Stage, Team, Territory
+from activities.models import Rep, Team, Territory
 
 from .models import (
     ChangedDay,
@@ -50,6 +50,7 @@ from .models import (
     Scope,
 )
 from .periods import Period, PeriodKind
+from .rollup import derived, funnel_stages, funnel_steps, funnel_sums
 from .selectors import COMPANY_ID, ScopeNotFound, scope_is_visible, user_name
 from .spans import Span
 
@@ -130,12 +131,6 @@ FIGURE_FIELDS = (
 )
 
 
-def _ratio(numerator, denominator) -> float | None:
-    if not denominator:
-        return None
-    return float(numerator) / float(denominator)
-
-
 def _empty_figures() -> dict:
     figures = dict.fromkeys(FIGURE_FIELDS)
     figures.update(
@@ -148,17 +143,6 @@ def _empty_figures() -> dict:
         activity_minutes=0,
         selling_minutes=0,
     )
-    return figures
-
-
-def _derive(figures: dict) -> dict:
-    figures["win_rate"] = _ratio(figures["deals_won"], figures["deals_won"] + figures["deals_lost"])
-    figures["avg_deal_size"] = (
-        (figures["revenue"] / figures["deals_won"]).quantize(Decimal("0.01"))
-        if figures["deals_won"]
-        else None
-    )
-    figures["selling_time_share"] = _ratio(figures["selling_minutes"], figures["activity_minutes"])
     return figures
 
 
@@ -210,7 +194,7 @@ def figures_pair(ref: ScopeRef, span: Span) -> tuple[dict, dict, bool]:
             base, _sep, suffix = name.rpartition("_")
             if suffix == when and value is not None:
                 figures[base] = value
-        result.append(_derive(figures))
+        result.append(derived(figures))
     return result[0], result[1], True
 
 
@@ -407,11 +391,6 @@ def trend(ref: ScopeRef, span: Span) -> dict:
     return {"month": series(months), "quarter": series(quarters)}
 
 
-def _funnel_stages() -> list[Stage]:
-    stages = list(Stage.objects.exclude(kind=Stage.Kind.LOST).order_by("order"))
-    return [s for s in stages if s.kind == Stage.Kind.OPEN] + [s for s in stages if s.kind == Stage.Kind.WON]
-
-
 @dataclass
 class FunnelStep:
     stage_id: int
@@ -436,36 +415,15 @@ def funnel(ref: ScopeRef, span: Span) -> list[FunnelStep]:
             FunnelStep(r.stage_id, r.stage.name, r.stage.kind, r.reached, r.conversion, r.leakage)
             for r in rows
         ]
-    stages = _funnel_stages()
-    counts = {
-        f"s{s.pk}": Sum(
-            "deals", filter=Q(reach_order__gte=s.order) if s.kind == Stage.Kind.OPEN else Q(won_stage=s)
-        )
-        for s in stages
-    }
-    totals = (
-        RepDayReach.objects.filter(member_filter(ref), day__gte=span.first, day__lte=span.last).aggregate(
-            **counts
-        )
-        if counts
-        else {}
-    )
-    reached = [totals.get(f"s{s.pk}") or 0 for s in stages]
-    steps = []
-    for position, stage in enumerate(stages):
-        following = reached[position + 1] if position + 1 < len(stages) else None
-        conversion = _ratio(following, reached[position]) if following is not None else None
-        steps.append(
-            FunnelStep(
-                stage.pk,
-                stage.name,
-                stage.kind,
-                reached[position],
-                conversion,
-                None if conversion is None else 1.0 - conversion,
-            )
-        )
-    return steps
+    stages = funnel_stages()
+    sums = {}
+    if stages:
+        days = RepDayReach.objects.filter(member_filter(ref), day__gte=span.first, day__lte=span.last)
+        sums = days.aggregate(**funnel_sums(stages))
+    return [
+        FunnelStep(stage.pk, stage.name, stage.kind, reached, conversion, leakage)
+        for stage, _position, reached, conversion, leakage in funnel_steps(stages, sums)
+    ]
 
 
 def activity_mix(ref: ScopeRef, span: Span) -> list[dict]:
@@ -591,9 +549,8 @@ def member_rows(ref: ScopeRef, span: Span, *, viewer, today: date) -> tuple[str,
             .order_by("-revenue", "name")
             .values("scope_id", "name", *FIGURE_FIELDS)
         )
-        share = span.elapsed_share(today)
         for row in rows:
-            row["pace"] = row["attainment"] / share if row["attainment"] is not None and share else None
+            row["pace"] = pace(row, span, today)
         return member_scope, rows
     return member_scope, _range_member_rows(member_scope, members, span)
 
@@ -638,10 +595,9 @@ def _range_member_rows(member_scope: str, members: QuerySet, span: Span) -> list
         figures = _empty_figures()
         figures.update(row)
         figures["name"] = figures.pop("member_name")
-        figures["revenue"] = Decimal(figures["revenue"] or 0).quantize(Decimal("0.01"))
         figures["scope_id"] = row["pk"]
         figures["pace"] = None
-        rows.append(_derive(figures))
+        rows.append(derived(figures))
     return rows
 
 

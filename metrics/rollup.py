@@ -66,7 +66,7 @@ def _money(value) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def _ratio(numerator, denominator) -> float | None:
+def ratio(numerator, denominator) -> float | None:
     if not denominator:
         return None
     return float(numerator) / float(denominator)
@@ -327,15 +327,15 @@ def _rep_figures(period: Period) -> tuple[pd.DataFrame, _TargetBook, _TargetBook
     return figures, quotas, projections
 
 
-def _derived(row: dict) -> dict:
+def derived(row: dict) -> dict:
     """The ratios of a row of sums; NULL where undefined. Money is rounded to cents here."""
     for column in ("pipeline_created", "revenue", "weighted_pipeline"):
         row[column] = _money(row[column])
     closed = row["deals_won"] + row["deals_lost"]
-    row["win_rate"] = _ratio(row["deals_won"], closed)
+    row["win_rate"] = ratio(row["deals_won"], closed)
     row["avg_deal_size"] = _money(row["revenue"] / row["deals_won"]) if row["deals_won"] else None
-    row["attainment"] = _ratio(row["revenue"], row["quota"]) if row["quota"] else None
-    row["selling_time_share"] = _ratio(row["selling_minutes"], row["activity_minutes"])
+    row["attainment"] = ratio(row["revenue"], row["quota"]) if row["quota"] else None
+    row["selling_time_share"] = ratio(row["selling_minutes"], row["activity_minutes"])
     return row
 
 
@@ -360,7 +360,7 @@ def _sum_targets(values) -> Decimal | None:
 def _rollup_metrics(period: Period, now: datetime) -> int:
     reps, quotas, projections = _rep_figures(period)
     reps["attainment"] = [
-        _ratio(revenue, quota) if quota else None
+        ratio(revenue, quota) if quota else None
         for revenue, quota in zip(reps["revenue"], reps["quota"], strict=True)
     ]
     reps["has_quota"] = [bool(quota) for quota in reps["quota"]]
@@ -371,7 +371,7 @@ def _rollup_metrics(period: Period, now: datetime) -> int:
         row = {column: rep[column] for column in SUMMED}
         row.update(quota=rep["quota"], projection=rep["projection"])
         row.update(reps_with_quota=None, reps_at_quota=None, reps_at_quota_share=None)
-        rows.append({**_slice(period, Scope.REP, rep_id), **_derived(row)})
+        rows.append({**_slice(period, Scope.REP, rep_id), **derived(row)})
 
     def group_row(scope, scope_id, members: pd.DataFrame, quota, projection):
         row = {column: members[column].sum() if len(members) else 0 for column in SUMMED}
@@ -384,9 +384,9 @@ def _rollup_metrics(period: Period, now: datetime) -> int:
             projection=projection,
             reps_with_quota=with_quota,
             reps_at_quota=at_quota,
-            reps_at_quota_share=_ratio(at_quota, with_quota),
+            reps_at_quota_share=ratio(at_quota, with_quota),
         )
-        return {**_slice(period, scope, scope_id), **_derived(row)}
+        return {**_slice(period, scope, scope_id), **derived(row)}
 
     team_quotas: dict[int, Decimal | None] = {}
     team_projections: dict[int, Decimal | None] = {}
@@ -482,9 +482,33 @@ def _rollup_grouped(period: Period, source, target) -> int:
     return written
 
 
-def _funnel_stages() -> list[Stage]:
+def funnel_stages() -> list[Stage]:
+    """The funnel's stages in order: the open ones by their order, then the won one(s)."""
     stages = list(Stage.objects.exclude(kind=Stage.Kind.LOST).order_by("order"))
     return [s for s in stages if s.kind == Stage.Kind.OPEN] + [s for s in stages if s.kind == Stage.Kind.WON]
+
+
+def funnel_sums(stages: list[Stage]) -> dict:
+    """Aggregates over RepDayReach rows: `s<stage id>` = the deals that reached that stage."""
+    return {
+        f"s{s.pk}": Sum(
+            "deals", filter=Q(reach_order__gte=s.order) if s.kind == Stage.Kind.OPEN else Q(won_stage=s)
+        )
+        for s in stages
+    }
+
+
+def funnel_steps(stages: list[Stage], sums: dict) -> list[tuple[Stage, int, int, float | None, float | None]]:
+    """(stage, position, reached, conversion to the next, leakage) from the `funnel_sums` of a scope."""
+    reached = [sums.get(f"s{s.pk}") or 0 for s in stages]
+    steps = []
+    for position, stage in enumerate(stages):
+        following = reached[position + 1] if position + 1 < len(stages) else None
+        conversion = ratio(following, reached[position]) if following is not None else None
+        steps.append(
+            (stage, position, reached[position], conversion, None if conversion is None else 1.0 - conversion)
+        )
+    return steps
 
 
 def reach_expression(top: int):
@@ -536,11 +560,8 @@ def _rollup_reach_days(first_day: date, last_day: date, rep_ids: list[int] | Non
 
 def _rollup_funnel(period: Period) -> int:
     """Funnel counts add up over days and reps: one small GROUP BY per scope over RepDayReach."""
-    stages = _funnel_stages()
-    open_stages = [s for s in stages if s.kind == Stage.Kind.OPEN]
-    won_stages = [s for s in stages if s.kind == Stage.Kind.WON]
-    counts = {f"s{s.pk}": Sum("deals", filter=Q(reach_order__gte=s.order)) for s in open_stages}
-    counts.update({f"s{s.pk}": Sum("deals", filter=Q(won_stage=s)) for s in won_stages})
+    stages = funnel_stages()
+    counts = funnel_sums(stages)
     in_period = RepDayReach.objects.filter(day__gte=period.start, day__lt=period.end)
     funnel_rows = []
     scope_ids = _scope_ids()
@@ -553,21 +574,18 @@ def _rollup_funnel(period: Period) -> int:
         )
         found = {row["scope_key"]: row for row in grouped}
         for scope_id in scope_ids[scope]:
-            row = found.get(scope_id, {})
-            reached = [row.get(f"s{s.pk}") or 0 for s in stages]
-            for position, stage in enumerate(stages):
-                nxt = reached[position + 1] if position + 1 < len(stages) else None
-                conversion = _ratio(nxt, reached[position]) if nxt is not None else None
-                funnel_rows.append(
-                    PeriodFunnel(
-                        **_slice(period, scope, scope_id),
-                        stage=stage,
-                        position=position,
-                        reached=reached[position],
-                        conversion=conversion,
-                        leakage=None if conversion is None else 1.0 - conversion,
-                    )
+            steps = funnel_steps(stages, found.get(scope_id, {}))
+            funnel_rows += [
+                PeriodFunnel(
+                    **_slice(period, scope, scope_id),
+                    stage=stage,
+                    position=position,
+                    reached=reached,
+                    conversion=conversion,
+                    leakage=leakage,
                 )
+                for stage, position, reached, conversion, leakage in steps
+            ]
     PeriodFunnel.objects.bulk_create(funnel_rows, batch_size=2000)
     return len(funnel_rows)
 

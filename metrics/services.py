@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from activities.models import Rep, Team
 
 from .jobs import metrics_mark_changed
-from .models import Quota
+from .models import Projection, Quota
 from .periods import Period
 
 
@@ -40,29 +40,59 @@ class QuotaBulkResult:
         )
 
 
-def _quota_upsert(
-    *, rep: Rep | None, team: Team | None, period: Period, amount: Decimal, by
-) -> QuotaBulkResult:
+def _target_upsert(
+    model, *, rep: Rep | None, team: Team | None, period: Period, amount: Decimal, by
+) -> tuple[Quota | Projection, QuotaBulkResult]:
+    """Create or update the quota or projection of one owner for one period."""
     # select_for_update: two admins entering the same period wait for each other
     # instead of both creating the row and one of them failing on the constraint.
     owner = {"rep": rep} if rep is not None else {"team": team}
-    quota = (
-        Quota.objects.select_for_update()
+    row = (
+        model.objects.select_for_update()
         .filter(**owner, period_kind=period.kind, period_start=period.start)
         .first()
     )
-    created = quota is None
+    created = row is None
     if created:
-        quota = Quota(rep=rep, team=team, period_kind=period.kind, period_start=period.start)
-    elif quota.amount == amount:
+        row = model(rep=rep, team=team, period_kind=period.kind, period_start=period.start)
+    elif row.amount == amount:
         # No save: a history row saying "nothing changed" would only be noise.
-        return QuotaBulkResult(unchanged=1)
-    quota.amount = amount
-    quota._history_user = by
-    quota.full_clean()
-    quota.save()
+        return row, QuotaBulkResult(unchanged=1)
+    row.amount = amount
+    row._history_user = by
+    row.full_clean()
+    row.save()
     metrics_mark_changed(days=[period.start])
-    return QuotaBulkResult(created=1) if created else QuotaBulkResult(updated=1)
+    return row, (QuotaBulkResult(created=1) if created else QuotaBulkResult(updated=1))
+
+
+def _quota_upsert(
+    *, rep: Rep | None, team: Team | None, period: Period, amount: Decimal, by
+) -> QuotaBulkResult:
+    return _target_upsert(Quota, rep=rep, team=team, period=period, amount=amount, by=by)[1]
+
+
+def _check_owner(rep: Rep | None, team: Team | None) -> None:
+    if (rep is None) == (team is None):
+        raise ValidationError({"rep": _("Choose either a rep or a team, not both and not neither.")})
+
+
+@transaction.atomic
+def target_set(
+    model, *, period: Period, amount: Decimal, by, rep: Rep | None = None, team: Team | None = None
+) -> tuple[Quota | Projection, bool]:
+    """Set the quota or projection (`model`) of one rep or team for `period`: (row, created)."""
+    _check_owner(rep, team)
+    row, result = _target_upsert(model, rep=rep, team=team, period=period, amount=amount, by=by)
+    return row, bool(result.created)
+
+
+@transaction.atomic
+def target_delete(*, row: Quota | Projection, by) -> None:
+    """Remove a quota or projection row, recording who did it, and mark its period for the engine."""
+    row._history_user = by
+    row.delete()
+    metrics_mark_changed(days=[row.period_start])
 
 
 @transaction.atomic
@@ -70,8 +100,7 @@ def quota_set(
     *, period: Period, amount: Decimal, by, rep: Rep | None = None, team: Team | None = None
 ) -> QuotaBulkResult:
     """Set the quota of one rep or one team for `period` (create or update)."""
-    if (rep is None) == (team is None):
-        raise ValidationError({"rep": _("Choose either a rep or a team, not both and not neither.")})
+    _check_owner(rep, team)
     return _quota_upsert(rep=rep, team=team, period=period, amount=amount, by=by)
 
 

@@ -9,12 +9,11 @@ period for the metrics engine, as admin does.
 
 from __future__ import annotations
 
-from decimal import Decimal
+from functools import partial
 
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
@@ -30,54 +29,11 @@ from activities.api.serializers import ScopedPrimaryKeyField
 from activities.api.throttles import WriteThrottleMixin
 from activities.api.views import BAD_INPUT, NOT_FOUND, SIGNED_OUT_OR_REFUSED, THROTTLED, _Base
 from activities.models import Rep, Team
-from metrics.jobs import metrics_mark_changed
 from metrics.models import Projection, Quota
 from metrics.periods import Period
-from metrics.services import quota_set
+from metrics.services import target_delete, target_set
 
 from .serializers import PERIOD_HELP, PeriodField
-
-# --- writes -------------------------------------------------------------------
-# Quotas go through metrics.services.quota_set. Projections have no service yet, so the
-# same upsert is written here (full_clean, history user, marks); it belongs next to
-# quota_set in metrics/services.py.
-
-
-@transaction.atomic
-def _projection_set(*, period: Period, amount: Decimal, by, rep: Rep | None = None, team: Team | None = None):
-    owner = {"rep": rep} if rep is not None else {"team": team}
-    row = (
-        Projection.objects.select_for_update()
-        .filter(**owner, period_kind=period.kind, period_start=period.start)
-        .first()
-    )
-    created = row is None
-    if created:
-        row = Projection(rep=rep, team=team, period_kind=period.kind, period_start=period.start)
-    elif row.amount == amount:
-        return row, False
-    row.amount = amount
-    row._history_user = by
-    row.full_clean()
-    row.save()
-    metrics_mark_changed(days=[period.start])
-    return row, created
-
-
-@transaction.atomic
-def _target_delete(*, row, by) -> None:
-    row._history_user = by
-    row.delete()
-    metrics_mark_changed(days=[row.period_start])
-
-
-def _quota_set(*, period, amount, by, rep=None, team=None):
-    result = quota_set(period=period, amount=amount, by=by, rep=rep, team=team)
-    owner = {"rep": rep} if rep is not None else {"team": team}
-    return Quota.objects.get(**owner, period_kind=period.kind, period_start=period.start), bool(
-        result.created
-    )
-
 
 # --- serializers ----------------------------------------------------------------
 
@@ -262,7 +218,7 @@ class _TargetViewSet(WriteThrottleMixin, _Base):
         return self.update(request, pk=pk, partial=True)
 
     def destroy(self, request, pk=None):
-        _target_delete(row=self.get_object(), by=request.user)
+        target_delete(row=self.get_object(), by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -276,7 +232,7 @@ class QuotaViewSet(_TargetViewSet):
     serializer_class = QuotaSerializer
     filterset_class = QuotaFilter
     model = Quota
-    setter = staticmethod(_quota_set)
+    setter = staticmethod(partial(target_set, Quota))  # writes: metrics.services
 
 
 @_target_schema(
@@ -289,4 +245,4 @@ class ProjectionViewSet(_TargetViewSet):
     serializer_class = ProjectionSerializer
     filterset_class = ProjectionFilter
     model = Projection
-    setter = staticmethod(_projection_set)
+    setter = staticmethod(partial(target_set, Projection))

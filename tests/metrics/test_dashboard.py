@@ -341,9 +341,18 @@ def test_nobody_opens_a_dashboard_that_is_not_theirs(cast, client):
 
 
 def test_a_team_dashboard_lists_only_the_reps_the_viewer_may_see(cast, client):
+    # Both reps of team A have figures for the month; rep a1 sees only their own row.
+    yesterday = timezone.localdate() - timedelta(days=1)
+    for rep in (cast.rep_a1, cast.rep_a2):
+        ActivityFactory(rep=rep, occurred_at=timezone.now() - timedelta(days=1))
+    backfill()
+    month = str(Period.containing(yesterday, PeriodKind.MONTH))
+    client.force_login(cast.manager_a)
+    managed = client.get(url("team", cast.team_a.pk, period=month)).context["members"]
+    assert sorted(row["scope_id"] for row in managed) == sorted([cast.rep_a1.pk, cast.rep_a2.pk])
     client.force_login(cast.rep_a1.user)
-    response = client.get(url("team", cast.team_a.pk))
-    assert [row["scope_id"] for row in response.context["members"]] in ([], [cast.rep_a1.pk])
+    response = client.get(url("team", cast.team_a.pk, period=month))
+    assert [row["scope_id"] for row in response.context["members"]] == [cast.rep_a1.pk]
     assert "alerts" not in response.context  # alerts are for managers
 
 
