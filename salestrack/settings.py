@@ -251,6 +251,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 
 SALESTRACK_IMPORT_MAX_BYTES = env.int("SALESTRACK_IMPORT_MAX_BYTES", default=200 * 1024 * 1024)
 # Where uploaded import files wait for their Celery task (shared by web and worker).
 SALESTRACK_IMPORT_DIR = env.str("SALESTRACK_IMPORT_DIR", default=str(BASE_DIR / "var" / "imports"))
+# An import task longer than this is stopped (nothing is written); a job still "running" well
+# after it, because its worker died, is marked as failed by the hourly housekeeping task.
+SALESTRACK_IMPORT_TIME_LIMIT_SECONDS = env.int("SALESTRACK_IMPORT_TIME_LIMIT_SECONDS", default=3 * 3600)
 
 LOGGING = {
     "version": 1,

@@ -9,6 +9,10 @@ bulk_update. A kind works on batches of `Record`s:
 - `plan(records)`: look up what exists (one query per batch) and decide, per row,
   "create", "update" or "unchanged", checking the rules that need the database;
 - `write(records)`: write the batch (second pass only) and note the touched days.
+
+A kind that `spools` (activities) instead turns each checked batch into a compact,
+picklable `spool(records)` in the first pass, and the second pass hands those back
+to `write_spooled(batch)` without reading the file again.
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ from .values import (
     parse_int,
     text,
 )
+from .writer import RowWriter
 
 BATCH_SIZE = 1000
 # The longest name of what create_missing may create (the models' max_length).
@@ -143,6 +148,8 @@ class Kind:
     creatable: tuple[str, ...] = ()
     options: tuple[str, ...] = ()
     key_field = "external_id"
+    # Pass 2 writes what pass 1 spooled (spool/write_spooled) instead of reading and checking again.
+    spools = False
 
     def __init__(self, *, report, mapping, columns, by):
         self.report = report
@@ -166,8 +173,9 @@ class Kind:
         self.report.add_warning(rec.row, rec.column(name), rec.value(name), reason)
 
     def cell(self, rec: Record, name: str, parser, *args, required: bool = False, **kwargs):
-        value = rec.value(name)
-        if is_empty(value):
+        cell = rec.cells.get(name)  # rec.value() and is_empty(), inlined: this runs for every cell
+        value = cell[1] if cell else None
+        if value is None or (isinstance(value, str) and not value.strip()):
             if required:
                 self.error(rec, name, _("a value is required"))
             return None
@@ -246,7 +254,7 @@ class Kind:
         for source, ids in wanted.items():
             # exclude(external_id="") repeats the condition of the partial unique index, so that
             # the database uses it instead of scanning the table once per batch.
-            rows = model.objects.filter(source=source, external_id__in=ids).exclude(external_id="")
+            rows = model.objects.filter(source=source, external_id__any_of=ids).exclude(external_id="")
             for obj in rows.only(*only).order_by():
                 found[(source, obj.external_id)] = obj
         return found
@@ -269,6 +277,13 @@ class Kind:
         raise NotImplementedError
 
     def write(self, recs: list[Record]) -> None:
+        raise NotImplementedError
+
+    def spool(self, recs: list[Record]):
+        """The checked rows to create or update, as a picklable batch for write_spooled."""
+        raise NotImplementedError
+
+    def write_spooled(self, batch) -> None:
         raise NotImplementedError
 
     def would_create(self) -> dict[str, int]:
@@ -319,6 +334,7 @@ class ActivitiesKind(Kind):
     )
     required = ("rep", "type", "occurred_at")
     creatable = ("account",)
+    spools = True
     WRITE_FIELDS = (
         "rep_id",
         "type_id",
@@ -336,6 +352,7 @@ class ActivitiesKind(Kind):
         self.reps.limit_to(self.by)
         self.types = _by_name(ActivityType.objects.all())
         self.accounts = {name.lower(): pk for pk, name in Account.objects.values_list("id", "name")}
+        self.inserter: RowWriter | None = None
         self.intro_warnings()
 
     def parse(self, rec: Record) -> None:
@@ -380,7 +397,9 @@ class ActivitiesKind(Kind):
                 refs[rec.data["source"]].add(rec.data["deal_ref"])
         deals = {}
         for source, ids in refs.items():
-            rows = Deal.objects.filter(source=source, external_id__in=ids).exclude(external_id="").order_by()
+            rows = (
+                Deal.objects.filter(source=source, external_id__any_of=ids).exclude(external_id="").order_by()
+            )
             for ext, pk, owner_id, account_id in rows.values_list(
                 "external_id", "id", "owner_id", "account_id"
             ):
@@ -445,24 +464,61 @@ class ActivitiesKind(Kind):
             rec.existing = obj
             data["old_day"] = old_day
 
-    def write(self, recs: list[Record]) -> None:
+    def spool(self, recs: list[Record]):
+        """(creates, updates): a tuple of CREATE_FIELDS per new row; (activity, old day) per update.
+
+        An account that create_missing will create stays a NewName until write_spooled.
+        """
         creates, updates = [], []
         for rec in recs:
             data = rec.data
             if rec.action == "create":
-                obj = Activity(source=data["source"], external_id=data["external_id"], **data["values"])
-                creates.append(obj)
-            elif rec.action == "update":
-                obj = rec.existing
-                obj.updated_at = self.now
-                updates.append(obj)
-                self.days.add(data["old_day"])
+                values = data["values"]
+                account = data["account"]
+                creates.append(
+                    (
+                        *(values[name] for name in self.WRITE_FIELDS[:5]),
+                        account if isinstance(account, NewName) else values["account_id"],
+                        values["outcome"],
+                        values["notes"],
+                        data["source"],
+                        data["external_id"],
+                    )
+                )
             else:
-                continue
-            self.days.add(obj.occurred_at.astimezone(self.tz).date())
-        Activity.objects.bulk_create(creates, batch_size=BATCH_SIZE)
+                updates.append((rec.existing, data["old_day"]))
+        return creates, updates
+
+    CREATE_FIELDS = (*WRITE_FIELDS, "source", "external_id")
+    ACCOUNT = WRITE_FIELDS.index("account_id")
+    OCCURRED = WRITE_FIELDS.index("occurred_at")
+
+    def write_spooled(self, batch) -> None:
+        creates, updates = batch
+        if self.inserter is None:
+            self.inserter = RowWriter(Activity, self.CREATE_FIELDS)
+        tz, days, accounts = self.tz, self.days, self.accounts
+        for row in creates:
+            account = row[self.ACCOUNT]
+            if isinstance(account, NewName):
+                row = (*row[: self.ACCOUNT], accounts[account.lower()], *row[self.ACCOUNT + 1 :])
+            self.inserter.add(row)
+            days.add(row[self.OCCURRED].astimezone(tz).date())
         if updates:
-            Activity.objects.bulk_update(updates, [*self.WRITE_FIELDS, "updated_at"], batch_size=BATCH_SIZE)
+            objs = []
+            for obj, old_day in updates:
+                if isinstance(obj.account_id, NewName):
+                    obj.account_id = accounts[obj.account_id.lower()]
+                obj.updated_at = self.now
+                objs.append(obj)
+                days.add(old_day)
+                days.add(obj.occurred_at.astimezone(tz).date())
+            Activity.objects.bulk_update(objs, [*self.WRITE_FIELDS, "updated_at"], batch_size=BATCH_SIZE)
+
+    def finish(self) -> None:
+        if self.inserter is not None:
+            self.inserter.flush()
+        super().finish()
 
     def prepare_write(self) -> dict[str, int]:
         created = {}

@@ -243,30 +243,35 @@ class Columns:
     def __init__(self, bound: dict[str, tuple[int, str]], mapping: Mapping):
         self.bound = bound
         self.mapping = mapping
+        # What record() does per field, worked out once: (field, index, column, value map, default).
+        self._plan = [
+            (name, index, column, mapping.values.get(name) or None, mapping.defaults.get(name))
+            for name, (index, column) in bound.items()
+        ]
+        self._unbound_defaults = [
+            (name, (name, value)) for name, value in mapping.defaults.items() if name not in bound
+        ]
 
     def has(self, name: str) -> bool:
         return name in self.bound or name in self.mapping.defaults
 
     def record(self, row: int, values: list, report: ImportReport) -> Record:
         cells = {}
-        for name, (index, column) in self.bound.items():
+        for name, index, column, table, default in self._plan:
             value = values[index]
             if isinstance(value, str):
                 value = value.strip()
-            if value is None:
+            elif value is None:
                 value = ""
-            table = self.mapping.values.get(name)
-            if table and value != "":
+            if table is not None and value != "":
                 key = str(value)
                 if key in table:
                     value = table[key]
-            if value == "" and name in self.mapping.defaults:
-                value = self.mapping.defaults[name]
+            if value == "" and default is not None:
+                value = default
                 report.add_warning(
                     row, column, "", _("empty; the default %(default)r was used") % {"default": value}
                 )
             cells[name] = (column, value)
-        for name, value in self.mapping.defaults.items():
-            if name not in cells:
-                cells[name] = (name, value)
+        cells.update(self._unbound_defaults)
         return Record(row, cells)

@@ -110,7 +110,8 @@ class CsvTable(Table):
         records = self._records()
         next(records)  # the header
         for row, (line, record) in enumerate(records, start=2):
-            if _is_blank(record):
+            joined = "".join(record)  # every cell of a CSV is a str: one pass for both checks below
+            if not joined or joined.isspace():
                 continue
             if len(record) != width:
                 raise ImportFileError(
@@ -121,7 +122,7 @@ class CsvTable(Table):
                     )
                     % {"row": row, "line": line, "count": len(record), "width": width}
                 )
-            if any("\x00" in value for value in record):
+            if "\x00" in joined:
                 # PostgreSQL cannot store NUL in text; a binary file renamed to .csv has them.
                 raise ImportFileError(
                     _("The file is not valid CSV: row %(row)s (line %(line)s) contains NUL bytes.")

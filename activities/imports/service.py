@@ -2,20 +2,31 @@
 
 Pass 1 streams the file and checks every row (values, references, rules, what
 exists already), collecting every error. Pass 2 runs only when there is no
-error and it is not a dry run: it streams the file again and writes it in
-batches inside one transaction, then marks the touched days for the metrics
-engine once. Memory stays flat however long the file is: rows are read one at
-a time, looked up in batches, and only a few bytes per row are kept (to find an
-id given twice in the same file).
+error and it is not a dry run: it writes the rows in batches inside one
+transaction, then marks the touched days for the metrics engine once.
+
+Kinds that spool (activities, the one that runs to millions of rows) keep the
+checked rows of pass 1 in a temporary file, pickled batch by batch, and pass 2
+writes them from there (with COPY on PostgreSQL, see writer.py) without reading
+and checking the file again; what changed in the database in between is caught
+by its constraints, which roll everything back. The other kinds read the file
+again in pass 2 and check each batch anew before writing it.
+
+Memory stays flat however long the file is: rows are read one at a time, looked
+up in batches, and only a few bytes per row are kept (to find an id given twice
+in the same file).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import pickle
+import tempfile
 from array import array
 from collections.abc import Callable, Iterator
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from .kinds import BATCH_SIZE, KIND_CLASSES
@@ -26,6 +37,8 @@ from .report import ImportFileError, ImportReport
 KINDS = ("reps", "deals", "activities", "quotas", "projections")
 
 Progress = Callable[[int, int | None], None]
+# The actions of pass 1 that pass 2 writes.
+WRITTEN = ("create", "update")
 
 
 class _Abort(Exception):
@@ -58,12 +71,17 @@ def run_import(
     with open_table(source, filename) as table:
         columns = parsed.bind(table.header, kind=kind_class, report=report)
         handler = kind_class(report=report, mapping=parsed, columns=columns, by=by)
-        _check_all(table, columns, handler, report, progress)
-        if not report.ok or dry_run:
-            report.related_created = handler.would_create() if report.ok else {}
-            report.errors.sort(key=lambda error: error.row)
-            return report
-        _write_all(table, columns, handler, report, progress)
+        with contextlib.ExitStack() as stack:
+            spool = stack.enter_context(_Spool()) if handler.spools and not dry_run else None
+            _check_all(table, columns, handler, report, progress, spool)
+            if not report.ok or dry_run:
+                report.related_created = handler.would_create() if report.ok else {}
+                report.errors.sort(key=lambda error: error.row)
+                return report
+            if spool is not None:
+                _write_spooled(spool, handler, report, progress)
+            else:
+                _write_all(table, columns, handler, report, progress)
     return report
 
 
@@ -90,7 +108,9 @@ def _tally(report: ImportReport, batch: list[Record]) -> None:
             report.unchanged += 1
 
 
-def _check_all(table, columns, handler, report: ImportReport, progress: Progress | None) -> None:
+def _check_all(
+    table, columns, handler, report: ImportReport, progress: Progress | None, spool: _Spool | None
+) -> None:
     keys = _KeyTracker()
     total = 2 * table.total if table.total is not None and not report.dry_run else table.total
     for batch in _batches(table, columns, report):
@@ -101,6 +121,8 @@ def _check_all(table, columns, handler, report: ImportReport, progress: Progress
             if key:
                 keys.add(key, rec.row)
         _tally(report, batch)
+        if spool is not None and report.ok:  # after an error nothing is written: stop spooling
+            spool.add(len(batch), handler.spool([rec for rec in batch if rec.action in WRITTEN]))
         if progress:
             progress(report.rows, total)
     duplicates = keys.duplicates()
@@ -135,6 +157,54 @@ def _write_all(table, columns, handler, report: ImportReport, progress: Progress
         report.related_created = {}
     finally:
         handler.report = report
+
+
+def _write_spooled(spool: _Spool, handler, report: ImportReport, progress: Progress | None) -> None:
+    """Pass 2 of a spooling kind: write the batches checked in pass 1, in one transaction."""
+    rows = report.rows
+    done = 0
+    try:
+        with transaction.atomic():
+            report.related_created = handler.prepare_write()
+            for size, batch in spool:
+                handler.write_spooled(batch)
+                done += size
+                if progress:
+                    progress(rows + done, 2 * rows)
+            handler.finish()
+    except IntegrityError as exc:
+        report.created = report.updated = report.unchanged = 0
+        report.related_created = {}
+        raise ImportFileError(
+            _(
+                "Nothing was written: the data changed while the file was being imported (%(reason)s). "
+                "Import the file again; it will be checked against the data as it is now."
+            )
+            % {"reason": "; ".join(str(exc).strip().splitlines()[:2])}
+        ) from exc
+
+
+class _Spool:
+    """The checked batches of pass 1, pickled one after the other into a temporary file."""
+
+    def __init__(self):
+        self.file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by __exit__
+        self.batches = 0
+
+    def __enter__(self) -> _Spool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.file.close()
+
+    def add(self, size: int, batch) -> None:
+        pickle.dump((size, batch), self.file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.batches += 1
+
+    def __iter__(self) -> Iterator[tuple[int, object]]:
+        self.file.seek(0)
+        for _n in range(self.batches):
+            yield pickle.load(self.file)  # noqa: S301 - our own file, written above in this process
 
 
 class _KeyTracker:

@@ -8,14 +8,18 @@ Files live under SALESTRACK_IMPORT_DIR (shared by web and worker) with a unique 
 A real run that succeeds removes its file. A dry run keeps it, so that "run it for real"
 imports exactly the file that was checked; files of dry runs never run for real, of
 failed runs and of crashed runs stay for a week (for a look at what went wrong) and are
-removed by the `activities.purge_import_files` task (see `import_files_purge`).
+removed by the `activities.purge_import_files` task (see `import_files_purge`), which
+runs every hour (beat entry "activities: import housekeeping") and also ends jobs left
+"running" by a worker that died (see `import_jobs_end_stale`).
 
 Decisions: the task is `acks_late` (a message whose worker vanished before the job
 started is delivered again), and it claims its job with a compare-and-set from
 "queued" to "running", so a second delivery never runs a job twice. It never retries:
 an unreadable file stays unreadable, and a crash is recorded on the job (status
 "error", with the message) and logged, not re-raised, so eager mode does not turn an
-import crash into a failed upload request.
+import crash into a failed upload request. A run longer than
+SALESTRACK_IMPORT_TIME_LIMIT_SECONDS is stopped by Celery (soft limit, recorded as an
+error; the hard limit a minute later kills a run that ignores it).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
@@ -40,6 +45,8 @@ log = logging.getLogger(__name__)
 PROGRESS_EVERY_SECONDS = 0.5
 UPLOAD_CHUNK_BYTES = 1024 * 1024
 KEEP_FILES_DAYS = 7
+# A running job is declared dead this long after the task's hard time limit would have ended it.
+STALE_MARGIN_SECONDS = 15 * 60
 
 
 def import_dir() -> Path:
@@ -232,6 +239,19 @@ def import_job_run(*, job_id: int) -> str:
     except ImportFileError as exc:
         _finish(job_id, status=ImportJob.Status.ERROR, error=str(exc), rows_done=progress.done)
         return ImportJob.Status.ERROR
+    except SoftTimeLimitExceeded:
+        log.error("import job %s stopped at the time limit", job_id)
+        _finish(
+            job_id,
+            status=ImportJob.Status.ERROR,
+            error=_(
+                "The import took longer than %(minutes)s minutes and was stopped. Nothing was written. "
+                "Split the file, or ask an administrator to run it with the import command."
+            )
+            % {"minutes": settings.SALESTRACK_IMPORT_TIME_LIMIT_SECONDS // 60},
+            rows_done=progress.done,
+        )
+        return ImportJob.Status.ERROR
     except Exception as exc:
         log.exception("import job %s crashed", job_id)
         _finish(
@@ -288,11 +308,35 @@ def import_files_purge(*, older_than: timedelta = timedelta(days=KEEP_FILES_DAYS
     return len(names)
 
 
-@shared_task(name="activities.run_import_job", acks_late=True)
+def import_jobs_end_stale(*, now=None) -> int:
+    """Mark as errors the jobs still "running" long after the task's time limit; how many.
+
+    Such a job's worker died (killed, out of memory, the machine restarted): its
+    transaction was rolled back, so nothing of the file was written.
+    """
+    now = now or timezone.now()
+    limit = timedelta(seconds=settings.SALESTRACK_IMPORT_TIME_LIMIT_SECONDS + STALE_MARGIN_SECONDS)
+    return ImportJob.objects.filter(status=ImportJob.Status.RUNNING, started_at__lt=now - limit).update(
+        status=ImportJob.Status.ERROR,
+        error=_(
+            "The import stopped without finishing (its worker stopped). Nothing was written; "
+            "please upload the file again."
+        ),
+        finished_at=now,
+    )
+
+
+@shared_task(
+    name="activities.run_import_job",
+    acks_late=True,
+    soft_time_limit=settings.SALESTRACK_IMPORT_TIME_LIMIT_SECONDS,
+    time_limit=settings.SALESTRACK_IMPORT_TIME_LIMIT_SECONDS + 60,
+)
 def run_import_job(job_id: int) -> str:
     return import_job_run(job_id=job_id)
 
 
 @shared_task(name="activities.purge_import_files")
-def purge_import_files() -> int:
-    return import_files_purge()
+def purge_import_files() -> dict[str, int]:
+    """Hourly housekeeping: jobs left running by a dead worker, then old files."""
+    return {"stale_jobs": import_jobs_end_stale(), "files_removed": import_files_purge()}

@@ -29,6 +29,8 @@ def text(value, *, max_length: int | None = None) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # spreadsheets store ids like 1042 as 1042.0
     result = str(value).strip()
+    if "\x00" in result:
+        raise ValueError(_("contains a NUL character (code 0), which text cannot hold"))
     if max_length is not None and len(result) > max_length:
         raise ValueError(_("longer than %(max)s characters") % {"max": max_length})
     return result

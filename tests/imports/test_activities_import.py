@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from activities.imports import ImportFileError, run_import
+from activities.imports.values import text
 from activities.models import Activity, ActivityType
 from metrics.models import ChangedDay
 from tests.factories import DealFactory
@@ -184,6 +185,93 @@ class ActivitiesImportTests:
         run(csv_bytes(HEADER, rows(2500)), progress=lambda done, total: calls.append((done, total)))
         assert calls[0] == (1000, None)
         assert calls[-1] == (5000, 5000)
+
+
+class SpooledWriteTests:
+    """Pass 2 writes what pass 1 checked (COPY on PostgreSQL): every value arrives as it was."""
+
+    AWKWARD = [
+        'quotes "inside", commas, and a\nsecond line',
+        "a backslash \\N and a tab\there",
+        "",
+        "emoji 🚀 and ünïcödé",
+        "  leading and trailing spaces are trimmed  ",
+    ]
+
+    def test_awkward_text_empty_strings_and_nulls_arrive_unchanged(self, cast):
+        header = [*HEADER, "notes", "account"]
+        data = [
+            [f"W{i}", "rep_a1", "Call", "2026-03-02 09:30", "", "", note, note if i == 3 else ""]
+            for i, note in enumerate(self.AWKWARD)
+        ]
+        mapping = {"create_missing": ["account"]}
+        report = run(csv_bytes(header, data), mapping=mapping)
+
+        assert report.ok, report.errors
+        assert report.related_created == {"account": 1}
+        got = {a.external_id: a for a in Activity.objects.select_related("account")}
+        for i, note in enumerate(self.AWKWARD):
+            activity = got[f"W{i}"]
+            assert activity.notes == note.strip()
+            assert activity.outcome == ""  # an empty text cell is "", not NULL
+            assert activity.deal_id is None
+            assert activity.duration_minutes == ActivityType.objects.get(name="Call").default_duration
+            assert (activity.account.name if activity.account else None) == (note if i == 3 else None)
+            assert activity.created_at is not None and activity.updated_at is not None
+
+    def test_rows_are_written_in_several_chunks(self, cast, monkeypatch):
+        monkeypatch.setattr("activities.imports.writer.CHUNK_ROWS", 7)
+        report = run(csv_bytes(HEADER, rows(2500)))
+
+        assert report.created == 2500
+        assert Activity.objects.count() == 2500
+        assert sorted(Activity.objects.values_list("external_id", flat=True)) == sorted(
+            f"A{i}" for i in range(2500)
+        )
+
+    def test_an_update_to_an_account_created_by_the_same_import(self, cast):
+        header = [*HEADER, "account"]
+        run(csv_bytes(header, [["U1", "rep_a1", "Call", "2026-03-02", "", "", ""]]))
+
+        report = run(
+            csv_bytes(header, [["U1", "rep_a1", "Call", "2026-03-02", "", "", "Brand new Ltd"]]),
+            mapping={"create_missing": ["account"]},
+        )
+
+        assert (report.created, report.updated) == (0, 1)
+        assert Activity.objects.get(external_id="U1").account.name == "Brand new Ltd"
+
+    def test_a_nul_character_in_a_cell_is_refused(self):
+        # A CSV with NUL bytes is refused whole (test_readers); a spreadsheet cell or a mapping
+        # default reaches the value parser, which PostgreSQL's text columns depend on.
+        with pytest.raises(ValueError, match="NUL"):
+            text("bad\x00byte")
+        assert text("  fine  ") == "fine"
+
+    def test_data_changed_between_the_passes_rolls_everything_back(self, cast):
+        """A row that passed pass 1 but clashes in pass 2 fails the whole import, with a clear message."""
+        data = csv_bytes(HEADER, rows(1500))
+        clash = {"done": False}
+
+        def progress(done, total):
+            # The end of pass 1: another writer creates one of the file's activities.
+            if done == 1500 and not clash["done"]:
+                clash["done"] = True
+                Activity.objects.create(
+                    rep=cast.rep_a1,
+                    type=ActivityType.objects.get(name="Email"),
+                    occurred_at=timezone.now(),
+                    duration_minutes=10,
+                    source="crm",
+                    external_id="A1234",
+                )
+
+        with pytest.raises(ImportFileError, match="changed while the file was being imported"):
+            run(data, progress=progress)
+
+        assert clash["done"]
+        assert list(Activity.objects.values_list("external_id", flat=True)) == ["A1234"]
+        assert ChangedDay.objects.filter(day=date(2026, 3, 1)).count() == 0
 
 
 class ImportAccessTests:

@@ -182,6 +182,65 @@ def test_old_files_are_purged_but_not_those_a_waiting_job_needs(cast, import_dir
     assert ImportJob.objects.get(pk=old.pk).stored_file == ""
 
 
+def test_a_job_left_running_by_a_dead_worker_is_ended_by_the_housekeeping(cast, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.SALESTRACK_IMPORT_TIME_LIMIT_SECONDS = 3600
+    now = timezone.now()
+
+    def running(minutes_ago):
+        return ImportJob.objects.create(
+            kind="activities",
+            original_filename="a.csv",
+            created_by=cast.admin,
+            status="running",
+            started_at=now - timedelta(minutes=minutes_ago),
+        )
+
+    dead, alive = running(60 + 16), running(60 + 14)
+    finished = ImportJob.objects.create(
+        kind="activities", original_filename="b.csv", status="succeeded", started_at=now - timedelta(days=2)
+    )
+
+    assert tasks.purge_import_files.delay().get() == {"stale_jobs": 1, "files_removed": 0}
+
+    dead.refresh_from_db()
+    assert dead.status == ImportJob.Status.ERROR and dead.finished_at is not None
+    assert "Nothing was written" in dead.error
+    assert ImportJob.objects.get(pk=alive.pk).status == "running"
+    assert ImportJob.objects.get(pk=finished.pk).status == "succeeded"
+
+
+def test_a_run_past_the_time_limit_is_recorded_as_an_error(cast, import_dir, monkeypatch, settings):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    settings.SALESTRACK_IMPORT_TIME_LIMIT_SECONDS = 7200
+
+    def too_long(*args, **kwargs):
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr("activities.imports.run_import", too_long)
+    job = make_job(import_dir, cast.admin, content=csv_bytes(GOOD))
+    assert tasks.run_import_job.delay(job.pk).get() == "error"
+    job.refresh_from_db()
+    assert "longer than 120 minutes" in job.error and "Nothing was written" in job.error
+    assert tasks.run_import_job.soft_time_limit < tasks.run_import_job.time_limit
+
+
+def test_the_housekeeping_beat_entry_points_at_the_task():
+    from django_celery_beat.models import PeriodicTask
+
+    from salestrack.celery import app
+
+    entry = PeriodicTask.objects.get(name="activities: import housekeeping")
+    assert entry.task == "activities.purge_import_files" and entry.enabled
+    assert (entry.crontab.minute, entry.crontab.hour) == ("17", "*")
+    app.loader.import_default_modules()
+    assert "activities.purge_import_files" in app.tasks
+
+
 # --- PostgreSQL: progress from inside the engine's transaction; a real worker (+ Redis) ------
 
 
