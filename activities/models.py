@@ -426,6 +426,7 @@ class ImportJob(models.Model):
         # The same values, in the same order, as activities.imports.KINDS.
         REPS = "reps", _("Reps and teams")
         DEALS = "deals", _("Deals")
+        STAGE_HISTORY = "stage_history", _("Deal stage history")
         ACTIVITIES = "activities", _("Activities")
         QUOTAS = "quotas", _("Quotas")
         PROJECTIONS = "projections", _("Projections")

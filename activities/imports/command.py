@@ -25,12 +25,17 @@ class ImportCommand(BaseCommand):
         parser.add_argument("--by", metavar="USERNAME", help="the user recorded as making the change")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+    @staticmethod
+    def user(username: str | None):
+        if not username:
+            return None
+        user = get_user_model().objects.filter(username=username).first()
+        if user is None:
+            raise CommandError(f"--by: no user named {username!r}")
+        return user
+
     def handle(self, *args, file, mapping=None, dry_run=False, by=None, no_progress=False, **options):
-        user = None
-        if by:
-            user = get_user_model().objects.filter(username=by).first()
-            if user is None:
-                raise CommandError(f"--by: no user named {by!r}")
+        user = self.user(by)
         try:
             mapping_data = load_mapping(mapping) if mapping else None
             with _ProgressBar(enabled=not no_progress, desc=Path(file).name) as bar:

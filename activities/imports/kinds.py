@@ -286,6 +286,12 @@ class Kind:
     def write_spooled(self, batch) -> None:
         raise NotImplementedError
 
+    def after_check(self) -> None:
+        """After pass 1 (dry runs too): checks that need every row of the file."""
+
+    def close(self) -> None:
+        """The import is over (written, refused or failed): release what the kind holds."""
+
     def would_create(self) -> dict[str, int]:
         return {name: len(names) for name, names in self.missing.items() if names}
 
@@ -1076,8 +1082,3 @@ class ProjectionsKind(TargetsKind):
         from metrics.models import Projection
 
         return Projection
-
-
-KIND_CLASSES = {
-    kind.name: kind for kind in (RepsKind, DealsKind, ActivitiesKind, QuotasKind, ProjectionsKind)
-}

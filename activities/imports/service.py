@@ -29,12 +29,17 @@ from collections.abc import Callable, Iterator
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from .kinds import BATCH_SIZE, KIND_CLASSES
+from .history import StageHistoryKind
+from .kinds import BATCH_SIZE, ActivitiesKind, DealsKind, ProjectionsKind, QuotasKind, RepsKind
 from .mapping import Columns, Mapping, Record
 from .readers import Table, open_table
 from .report import ImportFileError, ImportReport
 
-KINDS = ("reps", "deals", "activities", "quotas", "projections")
+KIND_CLASSES = {
+    kind.name: kind
+    for kind in (RepsKind, DealsKind, StageHistoryKind, ActivitiesKind, QuotasKind, ProjectionsKind)
+}
+KINDS = tuple(KIND_CLASSES)
 
 Progress = Callable[[int, int | None], None]
 # The actions of pass 1 that pass 2 writes.
@@ -72,6 +77,7 @@ def run_import(
         columns = parsed.bind(table.header, kind=kind_class, report=report)
         handler = kind_class(report=report, mapping=parsed, columns=columns, by=by)
         with contextlib.ExitStack() as stack:
+            stack.callback(handler.close)
             spool = stack.enter_context(_Spool()) if handler.spools and not dry_run else None
             _check_all(table, columns, handler, report, progress, spool)
             if not report.ok or dry_run:
@@ -125,6 +131,7 @@ def _check_all(
             spool.add(len(batch), handler.spool([rec for rec in batch if rec.action in WRITTEN]))
         if progress:
             progress(report.rows, total)
+    handler.after_check()
     duplicates = keys.duplicates()
     if duplicates:
         _report_duplicates(table, columns, handler, report, duplicates)

@@ -1,8 +1,8 @@
 """The import pages: upload a file, watch its job, read the report.
 
 Who may import what (the organisation belongs to admins, see PRODUCT.md):
-- admins import every kind: reps and teams, deals, activities, quotas, projections;
-- managers import what their teams do: activities and deals (the engine keeps the rows
+- admins import every kind: reps and teams, deals, deal stage history, activities, quotas, projections;
+- managers import what their teams do: activities, deals and their history (the engine keeps the rows
   to the reps the importing user may see);
 - reps and users without a role import nothing (403).
 A job is seen by the person who started it and by admins; anyone else gets 404.
@@ -26,7 +26,11 @@ from . import tasks
 from .forms import ImportUploadForm
 
 ALL_KINDS = tuple(ImportJob.Kind.values)
-MANAGER_KINDS = (ImportJob.Kind.DEALS.value, ImportJob.Kind.ACTIVITIES.value)
+MANAGER_KINDS = (
+    ImportJob.Kind.DEALS.value,
+    ImportJob.Kind.STAGE_HISTORY.value,
+    ImportJob.Kind.ACTIVITIES.value,
+)
 RECENT_JOBS = 25
 
 

@@ -68,10 +68,10 @@ class TestAccess:
         assert response.status_code == 403
         assert not ImportJob.objects.exists()
 
-    def test_a_manager_may_import_activities_and_deals_only(self, client, cast):
+    def test_a_manager_may_import_activities_deals_and_their_history_only(self, client, cast):
         client.force_login(cast.manager_a)
         form = client.get(reverse("import_list")).context["form"]
-        assert [value for value, _label in form.fields["kind"].choices] == ["deals", "activities"]
+        assert [value for value, _label in form.fields["kind"].choices] == ["deals", "stage_history", "activities"]
 
     @pytest.mark.parametrize("kind", ["quotas", "projections", "reps"])
     def test_a_manager_cannot_import_what_admins_own(
@@ -112,6 +112,7 @@ class TestAccess:
         assert [value for value, _label in form.fields["kind"].choices] == [
             "reps",
             "deals",
+            "stage_history",
             "activities",
             "quotas",
             "projections",
