@@ -281,6 +281,48 @@ def deal_delete(*, deal: Deal) -> None:
     metrics_mark_changed(days=deal_days([deal]))
 
 
+# --- upserts by external id (the API's bulk endpoints) ------------------------------------
+
+CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
+
+
+def _changes(row, fields: dict, updatable) -> dict:
+    return {name: fields[name] for name in updatable if name in fields and getattr(row, name) != fields[name]}
+
+
+@transaction.atomic
+def activity_upsert(
+    *, existing: Activity | None, rep: Rep, source: str, external_id: str, fields: dict, updatable
+) -> tuple[Activity, str]:
+    """Log a new activity, or update `existing` (the caller's row with this external id) with
+    those of `fields` named in `updatable` that differ; the row and created/updated/unchanged."""
+    if existing is None:
+        return activity_log(rep=rep, source=source, external_id=external_id, **fields), CREATED
+    changes = _changes(existing, fields, updatable)
+    if not changes:
+        return existing, UNCHANGED
+    return activity_update(activity=existing, **changes), UPDATED
+
+
+@transaction.atomic
+def deal_upsert(
+    *, existing: Deal | None, owner: Rep, by, source: str, external_id: str, fields: dict, updatable
+) -> tuple[Deal, str]:
+    """Open a new deal, or update `existing` as activity_upsert does; a different `stage` in
+    `fields` is a recorded move (deal_move_stage, with `closed_on` when closing)."""
+    if existing is None:
+        return deal_open(owner=owner, by=by, source=source, external_id=external_id, **fields), CREATED
+    status = UNCHANGED
+    changes = _changes(existing, fields, updatable)
+    if changes:
+        existing, status = deal_update(deal=existing, **changes), UPDATED
+    stage = fields.get("stage")
+    if stage is not None and stage.pk != existing.stage_id:
+        existing = deal_move_stage(deal=existing, to_stage=stage, by=by, closed_on=fields.get("closed_on"))
+        status = UPDATED
+    return existing, status
+
+
 # --- people -----------------------------------------------------------------
 
 

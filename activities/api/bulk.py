@@ -1,13 +1,10 @@
 """Bulk writes of the API: many activities or deals in one request, all or nothing.
 
-Each item goes through the same services as a single write. An item with an
-`external_id` (and `source`, `api` unless told) that names one of the caller's own
-rows updates it, so posting the same batch twice writes nothing the second time.
-Every item is tried, so the answer lists every bad one; any error rolls the whole
-batch back.
-
-(Business logic that could move to `activities/services.py` as
-`activity_bulk_upsert` / `deal_bulk_upsert`; it lives here until then.)
+Each item goes through the same services as a single write
+(`services.activity_upsert` / `deal_upsert`). An item with an `external_id` (and
+`source`, `api` unless told) that names one of the caller's own rows updates it, so
+posting the same batch twice writes nothing the second time. Every item is tried, so
+the answer lists every bad one; any error rolls the whole batch back.
 """
 
 from __future__ import annotations
@@ -24,8 +21,6 @@ from activities.models import Source
 
 from .errors import error_dict
 from .serializers import ActivityInputSerializer, DealInputSerializer
-
-CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
 
 
 @dataclass
@@ -48,10 +43,6 @@ def _identity(data: dict, seen: set) -> tuple[str, str]:
     return source, external_id
 
 
-def _changes(row, data: dict, names) -> dict:
-    return {name: data[name] for name in names if name in data and getattr(row, name) != data[name]}
-
-
 def _activity_upsert(*, user, rep, data: dict, seen: set):
     data.pop("rep", None)
     source, external_id = _identity(data, seen)
@@ -60,12 +51,14 @@ def _activity_upsert(*, user, rep, data: dict, seen: set):
         if external_id
         else None
     )
-    if existing is None:
-        return services.activity_log(rep=rep, source=source, external_id=external_id, **data), CREATED
-    changes = _changes(existing, data, ActivityInputSerializer.UPDATABLE)
-    if not changes:
-        return existing, UNCHANGED
-    return services.activity_update(activity=existing, **changes), UPDATED
+    return services.activity_upsert(
+        existing=existing,
+        rep=rep,
+        source=source,
+        external_id=external_id,
+        fields=data,
+        updatable=ActivityInputSerializer.UPDATABLE,
+    )
 
 
 def _deal_upsert(*, user, rep, data: dict, seen: set):
@@ -76,22 +69,19 @@ def _deal_upsert(*, user, rep, data: dict, seen: set):
         if external_id
         else None
     )
-    if existing is None:
-        return services.deal_open(owner=rep, by=user, source=source, external_id=external_id, **data), CREATED
-    status = UNCHANGED
-    changes = _changes(existing, data, DealInputSerializer.UPDATABLE)
-    if changes:
-        existing, status = services.deal_update(deal=existing, **changes), UPDATED
-    stage = data.get("stage")
-    if stage is not None and stage.pk != existing.stage_id:
-        try:
-            existing = services.deal_move_stage(
-                deal=existing, to_stage=stage, by=user, closed_on=data.get("closed_on")
-            )
-        except ValidationError as exc:
-            raise ValidationError(error_dict(exc, {"to_stage": "stage"})) from exc
-        status = UPDATED
-    return existing, status
+    try:
+        return services.deal_upsert(
+            existing=existing,
+            owner=rep,
+            by=user,
+            source=source,
+            external_id=external_id,
+            fields=data,
+            updatable=DealInputSerializer.UPDATABLE,
+        )
+    except ValidationError as exc:
+        # The field of the request is `stage`, the move's is `to_stage`.
+        raise ValidationError(error_dict(exc, {"to_stage": "stage"})) from exc
 
 
 def _bulk(*, user, items: list, serializer_class, upsert, context: dict) -> BulkOutcome:

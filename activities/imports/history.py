@@ -27,7 +27,6 @@ from activities.models import Deal, DealStageChange, Stage
 
 from .kinds import LABELS, Kind, RepIndex, _by_name
 from .mapping import Record
-from .values import parse_datetime
 from .writer import RowWriter
 
 CHUNK_DEALS = 1000
@@ -79,18 +78,7 @@ class StageHistoryKind(Kind):
         if stage is None and not rec.has("stage"):
             self.error(rec, "stage", _("a value is required"))
         data["stage"] = stage
-        moment = self.cell(
-            rec,
-            "changed_at",
-            parse_datetime,
-            self.mapping.date_format,
-            self.mapping.datetime_format,
-            self.tz,
-            required=True,
-        )
-        if moment is not None and moment.astimezone(self.tz).date() > self.latest_day:
-            self.error(rec, "changed_at", _("%(day)s is too far in the future.") % {"day": moment.date()})
-        data["changed_at"] = moment
+        data["changed_at"] = self.moment(rec, "changed_at", required=True)
 
     def plan(self, recs: list[Record]) -> None:
         refs: dict[str, set[str]] = {}

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -193,6 +193,21 @@ class Kind:
         if day is not None and not future_ok and day > self.latest_day:
             self.error(rec, name, _("%(day)s is too far in the future.") % {"day": day.isoformat()})
         return day
+
+    def moment(self, rec: Record, name: str, *, required=False) -> datetime | None:
+        """An aware datetime (a date alone: noon), not in the far future."""
+        moment = self.cell(
+            rec,
+            name,
+            parse_datetime,
+            self.mapping.date_format,
+            self.mapping.datetime_format,
+            self.tz,
+            required=required,
+        )
+        if moment is not None and moment.astimezone(self.tz).date() > self.latest_day:
+            self.error(rec, name, _("%(day)s is too far in the future.") % {"day": moment.date()})
+        return moment
 
     def named(self, rec: Record, name: str, index: dict, *, label: str, creatable: str | None = None):
         """An object of `index` by its name; a missing one is a NewName when create_missing allows it."""
@@ -371,18 +386,7 @@ class ActivitiesKind(Kind):
         if kind is None and not rec.has("type"):
             self.error(rec, "type", _("a value is required"))
         data["type"] = kind
-        occurred = self.cell(
-            rec,
-            "occurred_at",
-            parse_datetime,
-            self.mapping.date_format,
-            self.mapping.datetime_format,
-            self.tz,
-            required=True,
-        )
-        if occurred is not None and occurred.astimezone(self.tz).date() > self.latest_day:
-            self.error(rec, "occurred_at", _("%(day)s is too far in the future.") % {"day": occurred.date()})
-        data["occurred_at"] = occurred
+        data["occurred_at"] = self.moment(rec, "occurred_at", required=True)
         duration = self.cell(rec, "duration_minutes", parse_int)
         if duration is not None and not 1 <= duration <= 1440:
             self.error(rec, "duration_minutes", _("the duration must lie between 1 and 1440 minutes"))

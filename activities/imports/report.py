@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 # The report lists this many errors (and warnings); the rest are only counted, so a
 # million bad rows cannot blow up the memory of the worker or the page.
@@ -75,33 +76,29 @@ class ImportReport:
     def summary(self) -> str:
         counts = {
             "filename": self.filename,
-            "rows": self.rows,
+            "rows": ngettext("%(count)s row", "%(count)s rows", self.rows) % {"count": self.rows},
             "created": self.created,
             "updated": self.updated,
             "unchanged": self.unchanged,
-            "errors": self.error_count,
-            "warnings": self.warning_count,
+            "errors": ngettext("%(count)s error", "%(count)s errors", self.error_count)
+            % {"count": self.error_count},
+            "warnings": ngettext("%(count)s warning", "%(count)s warnings", self.warning_count)
+            % {"count": self.warning_count},
         }
         if not self.ok:
-            return (
-                _(
-                    "%(filename)s: %(errors)s errors in %(rows)s rows; nothing was written "
-                    "(%(warnings)s warnings)."
-                )
-                % counts
-            )
+            return _("%(filename)s: %(errors)s in %(rows)s; nothing was written (%(warnings)s).") % counts
         if self.dry_run:
             return (
                 _(
-                    "%(filename)s: %(rows)s rows checked, dry run: would create %(created)s, update "
-                    "%(updated)s, leave %(unchanged)s unchanged; nothing was written (%(warnings)s warnings)."
+                    "%(filename)s: %(rows)s checked, dry run: would create %(created)s, update "
+                    "%(updated)s, leave %(unchanged)s unchanged; nothing was written (%(warnings)s)."
                 )
                 % counts
             )
         return (
             _(
-                "%(filename)s: %(rows)s rows imported: %(created)s created, %(updated)s updated, "
-                "%(unchanged)s unchanged (%(warnings)s warnings)."
+                "%(filename)s: %(rows)s imported: %(created)s created, %(updated)s updated, "
+                "%(unchanged)s unchanged (%(warnings)s)."
             )
             % counts
         )

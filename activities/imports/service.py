@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from .history import StageHistoryKind
 from .kinds import BATCH_SIZE, ActivitiesKind, DealsKind, ProjectionsKind, QuotasKind, RepsKind
@@ -42,6 +43,13 @@ KIND_CLASSES = {
 KINDS = tuple(KIND_CLASSES)
 
 Progress = Callable[[int, int | None], None]
+# What identifies a row, by the kind's key_field, in the message about a repeated one.
+KEY_LABELS = {
+    "external_id": gettext_lazy("external id"),
+    "username": gettext_lazy("username"),
+    "period": gettext_lazy("rep and period"),
+    "deal": gettext_lazy("deal"),
+}
 # The actions of pass 1 that pass 2 writes.
 WRITTEN = ("create", "update")
 
@@ -256,9 +264,6 @@ def _report_duplicates(table, columns, handler, report: ImportReport, duplicates
                 rec.column(name),
                 rec.value(name),
                 _("the same %(what)s is already on row %(first)s of this file")
-                % {
-                    "what": _("rep and period") if name == "period" else name.replace("_", " "),
-                    "first": duplicates[row],
-                },
+                % {"what": KEY_LABELS[name], "first": duplicates[row]},
             )
     report.errors.sort(key=lambda error: error.row)

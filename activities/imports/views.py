@@ -17,6 +17,7 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import floatformat
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from activities import access
@@ -98,7 +99,7 @@ def progress_text(job: ImportJob) -> str:
             "total": floatformat(job.rows_total, "g"),
             "percent": job.percent,
         }
-    return _("%(done)s rows read") % {"done": done}
+    return ngettext("%(done)s row read", "%(done)s rows read", job.rows_done) % {"done": done}
 
 
 @require_GET

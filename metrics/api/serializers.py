@@ -41,7 +41,10 @@ class PeriodField(serializers.CharField):
             # The leaderboard compares with the previous period; both neighbours must exist.
             period.previous(), period.next()
         except (ValueError, OverflowError):
-            self.fail("out_of_range", text=text)
+            # Not self.fail(): DRF fills its messages with str.format, these use %-placeholders.
+            raise serializers.ValidationError(
+                self.error_messages["out_of_range"] % {"text": text}, code="out_of_range"
+            ) from None
         return period
 
     def to_representation(self, value) -> str:

@@ -25,8 +25,21 @@ class ImportCommandTests:
     def test_a_good_file_prints_the_summary_and_counts(self, cast, tmp_path):
         path = write_csv(tmp_path / "a.csv", HEADER, [["A1", "rep_a1", "Call", "2026-03-01"]])
         output = call("import_activities", path)
-        assert "1 rows imported: 1 created, 0 updated, 0 unchanged" in output
+        assert "1 row imported: 1 created, 0 updated, 0 unchanged" in output
         assert Activity.objects.count() == 1
+
+    def test_the_summary_says_row_and_rows_error_and_errors(self, cast, tmp_path):
+        one = write_csv(tmp_path / "one.csv", HEADER, [["A1", "nobody", "Call", "2026-03-01"]])
+        out = StringIO()
+        with pytest.raises(CommandError):
+            call_command("import_activities", one, "--no-progress", stdout=out)
+        assert "one.csv: 1 error in 1 row; nothing was written (0 warnings)." in out.getvalue()
+        two = write_csv(tmp_path / "two.csv", HEADER, [["A1", "rep_a1", "Call", "2026-03-01"]] * 2)
+        out = StringIO()
+        with pytest.raises(CommandError):
+            call_command("import_activities", two, "--no-progress", stdout=out)
+        assert "two.csv: 1 error in 2 rows" in out.getvalue()
+        assert "the same external id is already on row 2" in out.getvalue()
 
     def test_errors_are_listed_and_the_exit_status_is_1(self, cast, tmp_path):
         rows = [[f"A{i}", "nobody", "Call", "2026-03-01"] for i in range(120)]

@@ -71,7 +71,11 @@ class TestAccess:
     def test_a_manager_may_import_activities_deals_and_their_history_only(self, client, cast):
         client.force_login(cast.manager_a)
         form = client.get(reverse("import_list")).context["form"]
-        assert [value for value, _label in form.fields["kind"].choices] == ["deals", "stage_history", "activities"]
+        assert [value for value, _label in form.fields["kind"].choices] == [
+            "deals",
+            "stage_history",
+            "activities",
+        ]
 
     @pytest.mark.parametrize("kind", ["quotas", "projections", "reps"])
     def test_a_manager_cannot_import_what_admins_own(

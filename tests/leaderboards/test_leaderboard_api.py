@@ -1,4 +1,5 @@
-"""The leaderboard API (/api/v1/leaderboards/): ranks, ties, minimums, movement, access, budget.
+"""The leaderboard API (/api/v1/leaderboards/): ranks, ties, minimums, movement, spans, activity types,
+access, budget.
 
 Small boards are built through the services with figures chosen by hand; a generated dataset is
 ranked independently from the oracle (tests/oracle.py) and compared.
@@ -20,6 +21,7 @@ from metrics import jobs
 from metrics.models import MetricRun
 from metrics.periods import Period, PeriodKind
 from metrics.services import quota_set
+from metrics.spans import Span
 from tests import oracle
 from tests.conftest import PASSWORD
 from tests.factories import ActivityFactory, RepFactory
@@ -387,3 +389,220 @@ def test_a_board_costs_the_same_queries_for_n_and_3n_reps(cast, scope, django_as
         assert all(row["movement"] is not None for row in rows if row["value"] != "0.00")
         sizes.append(len(rows))
     assert sizes[1] == sizes[0] + 8
+
+
+# --- one activity type's count, over weeks, days and ranges ---------------------------------------
+
+
+def at_local(day, hour: int, minute: int = 0) -> datetime:
+    return datetime.combine(day, time(hour, minute), tzinfo=ZoneInfo(TZ))
+
+
+def log_at(rep, type_name: str, when: datetime, times: int = 1):
+    for _ in range(times):
+        services.activity_log(rep=rep, type=ActivityType.objects.get(name=type_name), occurred_at=when)
+
+
+def raw_counts(span, type_id: int, rep_ids) -> dict[int, int]:
+    """Each rep's activities of one type on the span's local days, counted from the raw rows."""
+    from activities.models import Activity
+
+    counts = dict.fromkeys(rep_ids, 0)
+    for rep_id, activity_type_id, occurred_at in Activity.objects.values_list(
+        "rep_id", "type_id", "occurred_at"
+    ):
+        local_day = occurred_at.astimezone(ZoneInfo(TZ)).date()
+        if activity_type_id == type_id and rep_id in counts and span.first <= local_day <= span.last:
+            counts[rep_id] += 1
+    return counts
+
+
+def competition_ranks(values: dict[int, int]) -> dict[int, int]:
+    return {rep: 1 + sum(1 for other in values.values() if other > value) for rep, value in values.items()}
+
+
+@pytest.fixture
+def weeks(cast):
+    """Calls and e-mails in the ISO week two weeks ago, the week before and the days around them.
+
+    The week (W): Ana 3 calls (one at 23:30 on its Sunday), Ari 3, Bo 0 calls but 1 e-mail.
+    The week before: Bo 2 calls, Ana 1 (at 23:30 on its Sunday), Ari none.
+    The Monday after W, 00:30: one call of Bo's (outside W, inside the range around it).
+    """
+    week = Span.week_of(timezone.localdate() - timedelta(days=14))
+    before = week.previous()
+    tuesday, wednesday = week.first + timedelta(days=1), week.first + timedelta(days=2)
+    log_at(cast.rep_a1, "Call", at_local(tuesday, 9), times=2)
+    log_at(cast.rep_a1, "Call", at_local(week.last, 23, 30))
+    log_at(cast.rep_a2, "Call", at_local(wednesday, 15), times=3)
+    log_at(cast.rep_b1, "Email", at_local(tuesday, 10))
+    log_at(cast.rep_b1, "Call", at_local(before.first + timedelta(days=3), 11), times=2)
+    log_at(cast.rep_a1, "Call", at_local(before.last, 23, 30))
+    log_at(cast.rep_b1, "Call", at_local(week.last + timedelta(days=1), 0, 30))
+    backfill()
+    call = ActivityType.objects.get(name="Call")
+    return SimpleNamespace(
+        week=week,
+        before=before,
+        call=call,
+        email=ActivityType.objects.get(name="Email"),
+        metric=f"activity:{call.pk}",
+        rep_ids={cast.rep_a1.pk, cast.rep_a2.pk, cast.rep_b1.pk},
+        cast=cast,
+    )
+
+
+def assert_matches_the_raw_rows(rows, span, type_id: int, rep_ids) -> None:
+    want = raw_counts(span, type_id, rep_ids)
+    before = competition_ranks(raw_counts(span.previous(), type_id, rep_ids))
+    assert {row["rep_id"]: row["value"] for row in rows} == want
+    assert all(type(row["value"]) is int for row in rows)
+    assert {row["rep_id"]: row["rank"] for row in rows} == competition_ranks(want)
+    assert {row["rep_id"]: row["movement"] for row in rows} == {
+        rep_id: before[rep_id] - rank for rep_id, rank in competition_ranks(want).items()
+    }
+    assert [row["rank"] for row in rows] == sorted(row["rank"] for row in rows)
+
+
+class ActivityTypeSpanTests:
+    def test_one_types_count_over_an_iso_week(self, weeks):
+        rows = fetch(weeks.cast.rep_b1.user, metric=weeks.metric, period=weeks.week.key, scope="company")
+        assert weeks.week.key.count("-W") == 1
+        assert_matches_the_raw_rows(rows, weeks.week, weeks.call.pk, weeks.rep_ids)
+        # Ties share a rank and the next one skips; the late Sunday call counts, Monday's does not.
+        assert [(row["rank"], row["rep"], row["value"]) for row in rows] == [
+            (1, "Ana One", 3),
+            (1, "Ari Two", 3),
+            (3, "Bo Three", 0),
+        ]
+        # The week before: Bo 1st (2 calls), Ana 2nd (1), Ari 3rd (0).
+        assert {row["rep"]: row["movement"] for row in rows} == {"Ana One": 1, "Ari Two": 2, "Bo Three": -2}
+
+    def test_one_types_count_over_a_custom_range(self, weeks):
+        first, last = weeks.week.first - timedelta(days=3), weeks.week.last + timedelta(days=2)
+        span = Span.parse(f"{first}..{last}")
+        assert span.kind == "range" and span.days == 12
+        rows = fetch(weeks.cast.admin, metric=weeks.metric, period=f"{first}..{last}", scope="company")
+        assert_matches_the_raw_rows(rows, span, weeks.call.pk, weeks.rep_ids)
+        assert [(row["rank"], row["rep"], row["value"]) for row in rows] == [
+            (1, "Ana One", 4),
+            (2, "Ari Two", 3),
+            (3, "Bo Three", 1),
+        ]
+
+    def test_another_type_and_a_team_board(self, weeks):
+        metric = f"activity:{weeks.email.pk}"
+        rows = fetch(weeks.cast.admin, metric=metric, period=weeks.week.key, scope="company")
+        assert_matches_the_raw_rows(rows, weeks.week, weeks.email.pk, weeks.rep_ids)
+        assert [(row["rank"], row["rep"], row["value"]) for row in rows][0] == (1, "Bo Three", 1)
+        team_a = {weeks.cast.rep_a1.pk, weeks.cast.rep_a2.pk}
+        rows = fetch(
+            weeks.cast.admin,
+            metric=weeks.metric,
+            period=weeks.week.key,
+            scope="team",
+            id=weeks.cast.team_a.pk,
+        )
+        assert_matches_the_raw_rows(rows, weeks.week, weeks.call.pk, team_a)
+
+    def test_a_single_day(self, weeks):
+        day = weeks.week.last
+        rows = fetch(weeks.cast.admin, metric=weeks.metric, period=day.isoformat(), scope="company")
+        assert_matches_the_raw_rows(rows, Span.parse(day.isoformat()), weeks.call.pk, weeks.rep_ids)
+        assert rows[0]["rep"] == "Ana One" and rows[0]["value"] == 1
+
+    def test_the_api_gives_the_pages_board(self, weeks):
+        from leaderboards.selectors import leaderboard_page_for
+
+        first, last = weeks.week.first - timedelta(days=3), weeks.week.last + timedelta(days=2)
+        for period in (weeks.week.key, f"{first}..{last}"):
+            for metric in (weeks.metric, "activities", "revenue", "selling_time_share"):
+                rows = fetch(weeks.cast.admin, metric=metric, period=period, scope="company")
+                page = leaderboard_page_for(
+                    viewer=weeks.cast.admin, metric=metric, span=Span.parse(period), scope="company"
+                )
+                assert [(r["rank"], r["rep_id"], r["movement"]) for r in rows] == [
+                    (r.rank, r.rep_id, r.movement) for r in page.rows
+                ], (metric, period)
+
+    def test_a_retired_type_still_ranks_its_activities(self, weeks):
+        ActivityType.objects.filter(pk=weeks.call.pk).update(is_active=False)
+        rows = fetch(weeks.cast.admin, metric=weeks.metric, period=weeks.week.key, scope="company")
+        assert [row["value"] for row in rows] == [3, 3, 0]
+
+    def test_signed_out_gets_no_activity_board(self, weeks):
+        response = APIClient().get(
+            URL, {"metric": weeks.metric, "period": weeks.week.key, "scope": "company"}
+        )
+        assert response.status_code in (401, 403)
+        assert "Ana One" not in response.content.decode()
+
+
+class AttainmentOverSpansTests:
+    @pytest.mark.parametrize("period", ["week", "range", "day"])
+    def test_attainment_over_a_span_that_is_no_calendar_period_is_a_400(self, board, period):
+        this = Period.parse(board.this)
+        period = {
+            "week": Span.week_of(this.start + timedelta(days=7)).key,
+            "range": f"{this.start}..{this.start + timedelta(days=9)}",
+            "day": (this.start + timedelta(days=4)).isoformat(),
+        }[period]
+        response = client_for(board.cast.admin).get(
+            URL, {"metric": "attainment", "period": period, "scope": "company"}
+        )
+        assert response.status_code == 400, response.content
+        [message] = response.json()["period"]
+        assert period in message and "quotas are set per calendar month, quarter and year" in message
+
+    def test_a_range_that_is_a_calendar_month_ranks_attainment_as_that_month(self, board):
+        this = Period.parse(board.this)
+        as_range = fetch(
+            board.cast.admin, metric="attainment", period=f"{this.start}..{this.last_day}", scope="company"
+        )
+        assert as_range == fetch(board.cast.admin, metric="attainment", period=board.this, scope="company")
+        assert [(row["rep"], row["value"]) for row in as_range] == [("Bo Three", 2.0), ("Ana One", 0.5)]
+
+
+class BadSpanAndMetricTests:
+    @pytest.mark.parametrize(
+        "metric,reason",
+        [
+            ("activity:999999", "no activity type 999999"),
+            ("activity:abc", "numeric id"),
+            ("activity:", "numeric id"),
+            ("activity:-3", "numeric id"),
+            ("activity:99999999999999999999999999", "no activity type"),
+            ("height", "is not a metric"),
+        ],
+    )
+    def test_a_bad_metric_is_a_400_naming_it_and_why(self, cast, metric, reason):
+        response = client_for(cast.rep_a1.user).get(
+            URL, {"metric": metric, "period": "2026", "scope": "company"}
+        )
+        assert response.status_code == 400
+        assert list(response.json()) == ["metric"]
+        assert reason in response.json()["metric"][0]
+
+    @pytest.mark.parametrize(
+        "period", ["2026-W60", "2026-12-01..2026-11-01", "2026-02-30", "2020-01-01..2026-01-01", "2026-W"]
+    )
+    def test_a_bad_period_is_a_400_with_the_reason_spans_give(self, cast, period):
+        from metrics.spans import SpanError
+
+        with pytest.raises(SpanError) as error:
+            Span.parse(period)
+        response = client_for(cast.rep_a1.user).get(
+            URL, {"metric": "revenue", "period": period, "scope": "company"}
+        )
+        assert response.status_code == 400
+        assert response.json() == {"period": [str(error.value)]}
+
+    @pytest.mark.parametrize(
+        "period", ["0001-01-01", "0001-W01", "9999-W52", "9999-12-31", "9999-12-25..9999-12-31"]
+    )
+    def test_a_span_at_the_ends_of_the_calendar_is_a_400_not_a_500(self, cast, period):
+        response = client_for(cast.rep_a1.user).get(
+            URL, {"metric": "revenue", "period": period, "scope": "company"}
+        )
+        assert response.status_code == 400
+        assert "period" in response.json()

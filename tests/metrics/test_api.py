@@ -451,7 +451,7 @@ class BadParameterTests:
             ({"scope": "rep"}, "period", "required"),
             ({"scope": "rep", "period": "2026-13"}, "period", "2026-Q3"),
             ({"scope": "rep", "period": "26-07"}, "period", "is not a period"),
-            ({"scope": "rep", "period": "9999"}, "period", "outside"),
+            ({"scope": "rep", "period": "9999"}, "period", "9999 lies outside the calendar"),
             ({"scope": "rep", "period": ""}, "period", ""),
         ],
     )
