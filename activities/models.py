@@ -425,6 +425,8 @@ class ImportJob(models.Model):
     class Kind(models.TextChoices):
         # The same values, in the same order, as activities.imports.KINDS.
         REPS = "reps", _("Reps and teams")
+        PRODUCTS = "products", _("Products")
+        ACCOUNTS = "accounts", _("Accounts")
         DEALS = "deals", _("Deals")
         STAGE_HISTORY = "stage_history", _("Deal stage history")
         ACTIVITIES = "activities", _("Activities")

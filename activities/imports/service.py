@@ -30,6 +30,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from .catalog import AccountsKind, ProductsKind
 from .history import StageHistoryKind
 from .kinds import BATCH_SIZE, ActivitiesKind, DealsKind, ProjectionsKind, QuotasKind, RepsKind
 from .mapping import Columns, Mapping, Record
@@ -38,7 +39,16 @@ from .report import ImportFileError, ImportReport
 
 KIND_CLASSES = {
     kind.name: kind
-    for kind in (RepsKind, DealsKind, StageHistoryKind, ActivitiesKind, QuotasKind, ProjectionsKind)
+    for kind in (
+        RepsKind,
+        ProductsKind,
+        AccountsKind,
+        DealsKind,
+        StageHistoryKind,
+        ActivitiesKind,
+        QuotasKind,
+        ProjectionsKind,
+    )
 }
 KINDS = tuple(KIND_CLASSES)
 
@@ -49,6 +59,7 @@ KEY_LABELS = {
     "username": gettext_lazy("username"),
     "period": gettext_lazy("rep and period"),
     "deal": gettext_lazy("deal"),
+    "name": gettext_lazy("name"),
 }
 # The actions of pass 1 that pass 2 writes.
 WRITTEN = ("create", "update")

@@ -1,7 +1,8 @@
 """The import pages: upload a file, watch its job, read the report.
 
 Who may import what (the organisation belongs to admins, see PRODUCT.md):
-- admins import every kind: reps and teams, deals, deal stage history, activities, quotas, projections;
+- admins import every kind: reps and teams, products, accounts, deals, deal stage history,
+  activities, quotas, projections;
 - managers import what their teams do: activities, deals and their history (the engine keeps the rows
   to the reps the importing user may see);
 - reps and users without a role import nothing (403).

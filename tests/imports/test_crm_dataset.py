@@ -40,6 +40,13 @@ def dataset():
     return teams, pipeline
 
 
+@pytest.fixture
+def catalog(dataset):
+    products = pd.read_csv(DATASET / "products.csv", dtype=str, keep_default_na=False)
+    accounts = pd.read_csv(DATASET / "accounts.csv", dtype=str, keep_default_na=False)
+    return products, accounts
+
+
 def expected_figures(teams: pd.DataFrame, pipeline: pd.DataFrame) -> dict:
     """What the documented rules make of the CSV."""
     closed = pipeline.deal_stage.isin(["Won", "Lost"])
@@ -124,6 +131,40 @@ def test_the_crm_sample_loads_and_matches_the_csv(dataset):
     assert (again.created, again.updated, again.unchanged) == (0, 0, expected["deals"])
     assert DealStageChange.objects.count() == changes
     assert ChangedDay.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_products_and_accounts_load_with_their_details_before_the_deals(dataset, catalog):
+    teams, pipeline = dataset
+    products, accounts = catalog
+
+    loaded = load("products.csv", "products", "products.products.json")
+    assert loaded.ok and (loaded.rows, loaded.created) == (len(products), products["product"].nunique())
+    got = {p.name: (p.category, p.list_price) for p in Product.objects.all()}
+    assert got == {row["product"]: (row.series, Decimal(row.sales_price)) for _i, row in products.iterrows()}
+
+    loaded = load("accounts.csv", "accounts", "accounts.accounts.json")
+    assert loaded.ok and loaded.created == accounts.account.nunique()
+    assert loaded.warning_count == 0  # the skipped columns are not warned about
+    sectors = dict(Account.objects.values_list("name", "sector"))
+    assert sectors == dict(
+        zip(accounts.account, accounts.sector.replace({"technolgy": "technology"}), strict=True)
+    )
+
+    # The deals then find every product and account by name: none is created.
+    assert load("sales_teams.csv", "reps", "sales_teams.reps.json").ok
+    deals = load("sales_pipeline.csv", "deals", "sales_pipeline.deals.json")
+    assert deals.ok and deals.related_created == {}
+    assert Product.objects.count() == products["product"].nunique()
+    assert Account.objects.count() == accounts.account.nunique()
+    gtx_pro = pipeline[pipeline["product"] == "GTXPro"].opportunity_id
+    assert set(
+        Deal.objects.filter(external_id__in=list(gtx_pro)).values_list("product__list_price", flat=True)
+    ) == {Decimal(products.set_index("product").loc["GTX Pro"].sales_price)}
+
+    # Importing them again changes nothing.
+    assert load("products.csv", "products", "products.products.json").unchanged == len(products)
+    assert load("accounts.csv", "accounts", "accounts.accounts.json").unchanged == len(accounts)
 
 
 @pytest.mark.django_db

@@ -77,7 +77,7 @@ class TestAccess:
             "activities",
         ]
 
-    @pytest.mark.parametrize("kind", ["quotas", "projections", "reps"])
+    @pytest.mark.parametrize("kind", ["quotas", "projections", "reps", "products", "accounts"])
     def test_a_manager_cannot_import_what_admins_own(
         self, client, cast, kind, django_capture_on_commit_callbacks
     ):
@@ -115,6 +115,8 @@ class TestAccess:
         form = client.get(reverse("import_list")).context["form"]
         assert [value for value, _label in form.fields["kind"].choices] == [
             "reps",
+            "products",
+            "accounts",
             "deals",
             "stage_history",
             "activities",

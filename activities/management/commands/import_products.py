@@ -1,0 +1,10 @@
+"""manage.py import_products FILE [--mapping M.json] [--dry-run] [--by USERNAME]: see docs/imports.md."""
+
+from activities.imports.command import ImportCommand
+
+
+class Command(ImportCommand):
+    help = (
+        "Import products by name (CSV or XLSX): every row is checked first; with an error nothing is written."
+    )
+    kind = "products"
