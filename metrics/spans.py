@@ -67,7 +67,25 @@ class Span:
 
     @classmethod
     def parse(cls, text: str) -> Span:
+        """The span a key names (see key()); SpanError, saying why, for anything else.
+
+        Its neighbours must exist too (pages compare with the span before and link to the
+        one after): the ends of the calendar, year 1 and 9999, are refused.
+        """
         text = (text or "").strip()
+        try:
+            span = cls._parse(text)
+            span.previous(), span.next()
+        except SpanError:
+            raise
+        except (ValueError, OverflowError):
+            raise SpanError(
+                gettext("%(text)s lies outside the calendar salestrack counts in.") % {"text": text}
+            ) from None
+        return span
+
+    @classmethod
+    def _parse(cls, text: str) -> Span:
         if ".." in text:
             first_text, _sep, last_text = text.partition("..")
             return cls.between(_parse_day(first_text.strip()), _parse_day(last_text.strip()))
@@ -85,7 +103,7 @@ class Span:
                 ) from None
             return cls.week_of(monday)
         try:
-            return cls.of_period(Period.parse(text))
+            period = Period.parse(text)
         except ValueError:
             raise SpanError(
                 gettext(
@@ -94,6 +112,7 @@ class Span:
                 )
                 % {"text": text}
             ) from None
+        return cls.of_period(period)
 
     @classmethod
     def between(cls, first: date, last: date) -> Span:
@@ -234,11 +253,22 @@ def span_from_query(query, *, default: str = "this-month", today: date | None = 
     Raises SpanError, naming the value and the reason, for anything it cannot read.
     """
     first, last = (query.get("from") or "").strip(), (query.get("to") or "").strip()
-    if first or last:
-        if not (first and last):
-            raise SpanError(gettext("A custom range needs both a first and a last day."))
-        return Span.between(_parse_day(first), _parse_day(last))
-    text = (query.get("period") or "").strip() or default
-    if text in dict(PRESETS):
-        return Span.preset(text, today)
-    return Span.parse(text)
+    text = f"{first}..{last}" if first or last else (query.get("period") or "").strip() or default
+    try:
+        if first or last:
+            if not (first and last):
+                raise SpanError(gettext("A custom range needs both a first and a last day."))
+            span = Span.between(_parse_day(first), _parse_day(last))
+        elif text in dict(PRESETS):
+            span = Span.preset(text, today)
+        else:
+            span = Span.parse(text)
+        # The pages compare with the span before and link to the one after: both must exist.
+        span.previous(), span.next()
+    except SpanError:
+        raise
+    except (ValueError, OverflowError):  # the ends of the calendar (year 1 or 9999)
+        raise SpanError(
+            gettext("%(text)s lies outside the calendar salestrack counts in.") % {"text": text}
+        ) from None
+    return span

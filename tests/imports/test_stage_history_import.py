@@ -144,6 +144,18 @@ class StageHistoryImportTests:
         assert [(w.row, w.column) for w in report.warnings] == [(11, "stage")]
         assert len(history(deals["D2"])) == 2
 
+    def test_a_closing_move_on_another_day_than_the_deals_closing_is_a_warning(self, deals):
+        rows = [row for row in HISTORY if row[0] != "D3"] + [
+            ["D3", "Lead", "2026-02-03"],
+            ["D3", "Lost", "2026-02-27 17:00"],  # D3 closed on 2026-02-28
+        ]
+        report = run(rows)
+
+        assert report.ok, report.errors
+        assert [(w.row, w.column, w.value) for w in report.warnings] == [(9, "changed_at", "2026-02-27")]
+        assert "closed on 2026-02-28" in report.warnings[0].reason
+        assert history(deals["D3"])[-1] == ("Lead", "Lost", date(2026, 2, 27))
+
     def test_a_manager_imports_only_the_history_of_their_reps_deals(self, deals, cast):
         report = run(HISTORY, by=cast.manager_a)
 

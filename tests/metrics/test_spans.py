@@ -44,11 +44,37 @@ def test_every_written_form_reads_back(text, first, last, kind):
         ("2026-11-17..2026-11-03", "ends"),
         ("2020-01-01..2026-01-01", "days long"),
         ("yesterday-ish", "is not a period"),
+        # The ends of the calendar: the span before or after does not exist.
+        ("9999-W52", "9999-W52 lies outside the calendar"),
+        ("9999-12", "lies outside the calendar"),
+        ("9999", "lies outside the calendar"),
+        ("0001-01-01", "lies outside the calendar"),
+        ("0001-01-01..0001-01-05", "lies outside the calendar"),
     ],
 )
 def test_unreadable_spans_say_why(text, reason):
     with pytest.raises(SpanError, match=reason):
         Span.parse(text)
+
+
+@pytest.mark.parametrize(
+    "query", [{"period": "9999-12-31"}, {"from": "9999-12-01", "to": "9999-12-31"}, {"period": "0001-W01"}]
+)
+def test_the_query_string_at_the_ends_of_the_calendar_is_a_span_error(query):
+    qd = QueryDict(mutable=True)
+    qd.update(query)
+    with pytest.raises(SpanError, match="lies outside the calendar"):
+        span_from_query(qd)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("period", ["9999-W52", "9999-12", "0001-01-01"])
+def test_pages_answer_a_period_at_the_ends_of_the_calendar_without_a_server_error(client, cast, period):
+    client.force_login(cast.manager_a)
+    for url in ("/leaderboards/", "/dashboard/"):
+        response = client.get(url, {"period": period}, follow=True)
+        assert response.status_code in (200, 400), (url, response.status_code)
+        assert "lies outside the calendar" in response.content.decode()
 
 
 def test_previous_and_next_keep_the_kind_and_length():
