@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import sqlite3
 import tempfile
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from itertools import groupby
 
 from django.utils.translation import gettext as _
@@ -120,7 +120,8 @@ class StageHistoryKind(Kind):
             moves.append(
                 (
                     deal.pk,
-                    data["changed_at"].isoformat(),
+                    # In UTC, so that the text sorts as the instants do (autumn repeats a local hour).
+                    data["changed_at"].astimezone(UTC).isoformat(),
                     rec.row,
                     data["stage"].pk,
                     str(rec.value("changed_at")),

@@ -156,6 +156,18 @@ class StageHistoryImportTests:
         assert "closed on 2026-02-28" in report.warnings[0].reason
         assert history(deals["D3"])[-1] == ("Lead", "Lost", date(2026, 2, 27))
 
+    def test_moves_are_ordered_by_instant_even_across_offsets(self, deals):
+        rows = [row for row in HISTORY if row[0] != "D2"] + [
+            ["D2", "Lead", "2026-02-10"],
+            # 02:10 at +01:00 is 01:10 UTC: after 02:50 at +02:00 (00:50 UTC), though its text sorts first.
+            ["D2", "Proposal", "2026-10-25T02:10:00+01:00"],
+            ["D2", "SQL", "2026-10-25T02:50:00+02:00"],
+        ]
+        report = run(rows)
+
+        assert report.ok, report.errors
+        assert [to for _f, to, _a in history(deals["D2"])] == ["Lead", "SQL", "Proposal"]
+
     def test_a_manager_imports_only_the_history_of_their_reps_deals(self, deals, cast):
         report = run(HISTORY, by=cast.manager_a)
 
