@@ -74,11 +74,30 @@ class EmbeddedDefaultsTests:
         assert settings["ENGINE"] == "django.db.backends.sqlite3"
         assert settings["NAME"].endswith("db.sqlite3")
         assert settings["EAGER"] is True
-        assert settings["BROKER"] == "memory://"
+        assert settings["BROKER"] == "memory://localhost/"
         assert settings["CACHE"] == "django.core.cache.backends.locmem.LocMemCache"
         assert settings["DEBUG"] is True
         assert settings["TIME_ZONE"] == "UTC"
         assert settings["USE_TZ"] is True
+
+    def test_eager_tasks_do_not_flood_a_commands_output(self):
+        """The demo runs queued metrics tasks in-process: their success lines must not bury a report."""
+        code = (
+            "import django\n"
+            "django.setup()\n"
+            "from salestrack.celery import app\n"
+            "@app.task\n"
+            "def noop():\n"
+            "    return 1\n"
+            "assert noop.delay().get() == 1\n"
+            "import logging\n"
+            "logging.getLogger('celery.app.trace').warning('still-shown')\n"
+        )
+        result = run(["-c", code])
+        assert result.returncode == 0, result.stderr
+        assert "succeeded" not in result.stderr
+        assert "No hostname was supplied" not in result.stderr
+        assert "still-shown" in result.stderr  # warnings and errors of tasks still show
 
     def test_database_and_redis_urls_switch_to_postgres_and_a_real_broker(self):
         settings = settings_under(DATABASE_URL="postgres://u@h:5432/db", REDIS_URL="redis://h:6379/0")
