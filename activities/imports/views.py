@@ -95,7 +95,11 @@ def progress_text(job: ImportJob) -> str:
         return _("Waiting for a worker…")
     done = floatformat(job.rows_done, "g")
     if job.rows_total:
-        return _("%(done)s of %(total)s rows (%(percent)s %%)") % {
+        return ngettext(
+            "%(done)s of %(total)s row (%(percent)s %%)",
+            "%(done)s of %(total)s rows (%(percent)s %%)",
+            job.rows_total,
+        ) % {
             "done": done,
             "total": floatformat(job.rows_total, "g"),
             "percent": job.percent,

@@ -223,7 +223,13 @@ class TestJobPage:
         assert data["status"] == "running"
         assert data["finished"] is False
         assert (data["rows_done"], data["rows_total"], data["percent"]) == (2500, 10_000, 25)
-        assert "25 %" in data["progress_text"]
+        assert data["progress_text"] == "2,500 of 10,000 rows (25 %)"
+
+        ImportJob.objects.filter(pk=job.pk).update(rows_done=1, rows_total=1)
+        assert (
+            client.get(reverse("import_status", args=[job.pk])).json()["progress_text"]
+            == "1 of 1 row (100 %)"
+        )
 
         ImportJob.objects.filter(pk=job.pk).update(rows_total=None)
         data = client.get(reverse("import_status", args=[job.pk])).json()
