@@ -73,16 +73,7 @@ class Span:
         one after): the ends of the calendar, year 1 and 9999, are refused.
         """
         text = (text or "").strip()
-        try:
-            span = cls._parse(text)
-            span.previous(), span.next()
-        except SpanError:
-            raise
-        except (ValueError, OverflowError):
-            raise SpanError(
-                gettext("%(text)s lies outside the calendar salestrack counts in.") % {"text": text}
-            ) from None
-        return span
+        return _within_calendar(text, lambda: cls._parse(text))
 
     @classmethod
     def _parse(cls, text: str) -> Span:
@@ -253,21 +244,28 @@ def span_from_query(query, *, default: str = "this-month", today: date | None = 
     Raises SpanError, naming the value and the reason, for anything it cannot read.
     """
     first, last = (query.get("from") or "").strip(), (query.get("to") or "").strip()
-    text = f"{first}..{last}" if first or last else (query.get("period") or "").strip() or default
+    if first or last:
+        if not (first and last):
+            raise SpanError(gettext("A custom range needs both a first and a last day."))
+        return _within_calendar(f"{first}..{last}", lambda: Span.between(_parse_day(first), _parse_day(last)))
+    text = (query.get("period") or "").strip() or default
+    if text in dict(PRESETS):
+        return Span.preset(text, today)
+    return Span.parse(text)
+
+
+def _within_calendar(text: str, make) -> Span:
+    """The span `make()` returns, if it and its neighbours exist; SpanError otherwise.
+
+    The pages compare with the span before and link to the one after, so a span at the
+    ends of the calendar (year 1 or 9999) is refused like any other unreadable one.
+    """
     try:
-        if first or last:
-            if not (first and last):
-                raise SpanError(gettext("A custom range needs both a first and a last day."))
-            span = Span.between(_parse_day(first), _parse_day(last))
-        elif text in dict(PRESETS):
-            span = Span.preset(text, today)
-        else:
-            span = Span.parse(text)
-        # The pages compare with the span before and link to the one after: both must exist.
+        span = make()
         span.previous(), span.next()
     except SpanError:
         raise
-    except (ValueError, OverflowError):  # the ends of the calendar (year 1 or 9999)
+    except (ValueError, OverflowError):
         raise SpanError(
             gettext("%(text)s lies outside the calendar salestrack counts in.") % {"text": text}
         ) from None

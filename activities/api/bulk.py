@@ -33,24 +33,21 @@ class _Rollback(Exception):
     pass
 
 
-def _identity(data: dict, seen: set) -> tuple[str, str]:
+def _identity(data: dict, seen: set, editable) -> tuple[str, str, object]:
+    """The item's source and external id, and the caller's row they name (None: a new row)."""
     source = data.pop("source", Source.API)
     external_id = data.pop("external_id", "")
-    if external_id:
-        if (source, external_id) in seen:
-            raise ValidationError({"external_id": _("This external id appears twice in this request.")})
-        seen.add((source, external_id))
-    return source, external_id
+    if not external_id:
+        return source, external_id, None
+    if (source, external_id) in seen:
+        raise ValidationError({"external_id": _("This external id appears twice in this request.")})
+    seen.add((source, external_id))
+    return source, external_id, editable.filter(source=source, external_id=external_id).first()
 
 
 def _activity_upsert(*, user, rep, data: dict, seen: set):
     data.pop("rep", None)
-    source, external_id = _identity(data, seen)
-    existing = (
-        access.editable_activities(user).filter(source=source, external_id=external_id).first()
-        if external_id
-        else None
-    )
+    source, external_id, existing = _identity(data, seen, access.editable_activities(user))
     return services.activity_upsert(
         existing=existing,
         rep=rep,
@@ -63,12 +60,7 @@ def _activity_upsert(*, user, rep, data: dict, seen: set):
 
 def _deal_upsert(*, user, rep, data: dict, seen: set):
     data.pop("owner", None)
-    source, external_id = _identity(data, seen)
-    existing = (
-        access.editable_deals(user).filter(source=source, external_id=external_id).first()
-        if external_id
-        else None
-    )
+    source, external_id, existing = _identity(data, seen, access.editable_deals(user))
     try:
         return services.deal_upsert(
             existing=existing,

@@ -71,8 +71,6 @@ class _CatalogKind(Kind):
         fields = sorted({name for rec in recs if rec.action == "update" for name in rec.data["fields"]})
         if updates and fields:
             self.model.objects.bulk_update(updates, fields, batch_size=BATCH_SIZE)
-        for obj in creates:
-            self.existing[obj.name.lower()] = obj
 
 
 class ProductsKind(_CatalogKind):
@@ -106,7 +104,6 @@ class AccountsKind(_CatalogKind):
         if rec.has("segment"):
             segment = self.cell(rec, "segment", parse_choice, Account.Segment) or ""
         region = self.named(rec, "region", self.territories, label=LABELS["territory"], creatable="territory")
-        rec.data["region"] = region
         return {
             "sector": self.string(rec, "sector", 100),
             "segment": segment,

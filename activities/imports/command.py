@@ -34,13 +34,14 @@ class ImportCommand(BaseCommand):
             raise CommandError(f"--by: no user named {username!r}")
         return user
 
-    def handle(self, *args, file, mapping=None, dry_run=False, by=None, no_progress=False, **options):
-        user = self.user(by)
+    @staticmethod
+    def run_file(kind: str, file: str, *, mapping: str | None, dry_run: bool, user, progress: bool):
+        """One file through the engine, with a progress bar; ImportFileError becomes a CommandError."""
         try:
             mapping_data = load_mapping(mapping) if mapping else None
-            with _ProgressBar(enabled=not no_progress, desc=Path(file).name) as bar:
-                report = run_import(
-                    self.kind,
+            with _ProgressBar(enabled=progress, desc=Path(file).name) as bar:
+                return run_import(
+                    kind,
                     file,
                     filename=Path(file).name,
                     mapping=mapping_data,
@@ -50,6 +51,11 @@ class ImportCommand(BaseCommand):
                 )
         except ImportFileError as exc:
             raise CommandError(str(exc)) from exc
+
+    def handle(self, *args, file, mapping=None, dry_run=False, by=None, no_progress=False, **options):
+        report = self.run_file(
+            self.kind, file, mapping=mapping, dry_run=dry_run, user=self.user(by), progress=not no_progress
+        )
         self.print_report(report)
         if not report.ok:
             raise CommandError(f"{report.error_count} errors; nothing was written.")

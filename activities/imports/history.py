@@ -36,7 +36,6 @@ class StageHistoryKind(Kind):
     name = "stage_history"
     fields = ("deal", "stage", "changed_at", "source")
     required = ("deal", "stage", "changed_at")
-    key_field = "deal"
     # Nothing is spooled per batch: the plan is made in `after_check` and written by `finish`.
     spools = True
 
@@ -254,9 +253,6 @@ class StageHistoryKind(Kind):
                 changed.append((deal_id,))
         self.store.executemany("INSERT INTO plan VALUES (?)", changed)
         self.planned += len(changed)
-
-    def would_create(self) -> dict[str, int]:
-        return {}
 
     # --- pass 2 ---------------------------------------------------------------------------
 

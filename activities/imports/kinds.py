@@ -366,6 +366,10 @@ class ActivitiesKind(Kind):
         "outcome",
         "notes",
     )
+    # A spooled new row: WRITE_FIELDS, then its identity.
+    CREATE_FIELDS = (*WRITE_FIELDS, "source", "external_id")
+    ACCOUNT = WRITE_FIELDS.index("account_id")
+    OCCURRED = WRITE_FIELDS.index("occurred_at")
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -373,7 +377,7 @@ class ActivitiesKind(Kind):
         self.reps.limit_to(self.by)
         self.types = _by_name(ActivityType.objects.all())
         self.accounts = {name.lower(): pk for pk, name in Account.objects.values_list("id", "name")}
-        self.inserter: RowWriter | None = None
+        self.inserter = RowWriter(Activity, self.CREATE_FIELDS)
         self.intro_warnings()
 
     def parse(self, rec: Record) -> None:
@@ -484,29 +488,17 @@ class ActivitiesKind(Kind):
             data = rec.data
             if rec.action == "create":
                 values = data["values"]
-                account = data["account"]
+                if isinstance(data["account"], NewName):
+                    values = {**values, "account_id": data["account"]}
                 creates.append(
-                    (
-                        *(values[name] for name in self.WRITE_FIELDS[:5]),
-                        account if isinstance(account, NewName) else values["account_id"],
-                        values["outcome"],
-                        values["notes"],
-                        data["source"],
-                        data["external_id"],
-                    )
+                    (*(values[name] for name in self.WRITE_FIELDS), data["source"], data["external_id"])
                 )
             else:
                 updates.append((rec.existing, data["old_day"]))
         return creates, updates
 
-    CREATE_FIELDS = (*WRITE_FIELDS, "source", "external_id")
-    ACCOUNT = WRITE_FIELDS.index("account_id")
-    OCCURRED = WRITE_FIELDS.index("occurred_at")
-
     def write_spooled(self, batch) -> None:
         creates, updates = batch
-        if self.inserter is None:
-            self.inserter = RowWriter(Activity, self.CREATE_FIELDS)
         tz, days, accounts = self.tz, self.days, self.accounts
         for row in creates:
             account = row[self.ACCOUNT]
@@ -526,8 +518,7 @@ class ActivitiesKind(Kind):
             Activity.objects.bulk_update(objs, [*self.WRITE_FIELDS, "updated_at"], batch_size=BATCH_SIZE)
 
     def finish(self) -> None:
-        if self.inserter is not None:
-            self.inserter.flush()
+        self.inserter.flush()
         super().finish()
 
     def prepare_write(self) -> dict[str, int]:

@@ -58,7 +58,6 @@ KEY_LABELS = {
     "external_id": gettext_lazy("external id"),
     "username": gettext_lazy("username"),
     "period": gettext_lazy("rep and period"),
-    "deal": gettext_lazy("deal"),
     "name": gettext_lazy("name"),
 }
 # The actions of pass 1 that pass 2 writes.

@@ -29,7 +29,6 @@ class RowWriter:
         self.fields = tuple(fields)
         self.chunk_rows = chunk_rows or CHUNK_ROWS
         self.rows: list[tuple] = []
-        self.written = 0
         meta = model._meta
         # auto_now / auto_now_add fields that the caller does not give are set here, as save() would.
         self.stamped = tuple(
@@ -76,7 +75,6 @@ class RowWriter:
                 for row in rows
             ]
             self.model.objects.bulk_create(objs, batch_size=1000)
-        self.written += len(rows)
 
     def _copy(self, rows: list[tuple], stamps: tuple) -> None:
         buffer = io.StringIO()

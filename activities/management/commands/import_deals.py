@@ -5,13 +5,10 @@ nothing: the history is checked against the deals as the file leaves them. See
 docs/imports.md.
 """
 
-from pathlib import Path
-
 from django.core.management.base import CommandError
 from django.db import transaction
 
-from activities.imports import ImportFileError, load_mapping, run_import
-from activities.imports.command import ImportCommand, _ProgressBar
+from activities.imports.command import ImportCommand
 
 
 class _RollBack(Exception):
@@ -37,34 +34,30 @@ class Command(ImportCommand):
     def handle(self, *args, history=None, history_mapping=None, **options):
         if not history:
             return super().handle(*args, **options)
-        file, dry_run = options["file"], options.get("dry_run", False)
+        dry_run = options.get("dry_run", False)
         user = self.user(options.get("by"))
         reports = []
         try:
             with transaction.atomic():
                 for kind, path, mapping in (
-                    ("deals", file, options.get("mapping")),
+                    ("deals", options["file"], options.get("mapping")),
                     ("stage_history", history, history_mapping),
                 ):
-                    with _ProgressBar(enabled=not options.get("no_progress"), desc=Path(path).name) as bar:
-                        report = run_import(
-                            kind,
-                            path,
-                            filename=Path(path).name,
-                            mapping=load_mapping(mapping) if mapping else None,
-                            # The deals are written (then rolled back) so that the history sees them.
-                            dry_run=dry_run and kind == "stage_history",
-                            by=user,
-                            progress=bar.update,
-                        )
+                    report = self.run_file(
+                        kind,
+                        path,
+                        mapping=mapping,
+                        # The deals are written (then rolled back) so that the history sees them.
+                        dry_run=dry_run and kind == "stage_history",
+                        user=user,
+                        progress=not options.get("no_progress"),
+                    )
                     report.dry_run = dry_run
                     reports.append(report)
                     if not report.ok:
                         break
                 if dry_run or not all(report.ok for report in reports):
                     raise _RollBack
-        except ImportFileError as exc:
-            raise CommandError(str(exc)) from exc
         except _RollBack:
             pass
         for report in reports:
