@@ -47,6 +47,7 @@ from tqdm import tqdm
 from metrics.models import ActivityTarget, Projection, Quota
 from metrics.periods import Period, PeriodKind
 
+from . import rules
 from .access import ROLE_ADMIN, ROLE_MANAGER, ROLE_REP
 from .models import (
     Account,
@@ -195,6 +196,10 @@ def demo_seed(
         raise ValueError(_("The number of reps must lie between 1 and %(max)s.") % {"max": MAX_REPS})
     if not 1 <= days <= MAX_DAYS:
         raise ValueError(_("The number of days must lie between 1 and %(max)s.") % {"max": MAX_DAYS})
+    # The same calendar window as every other write path: the first day of history included.
+    problem = rules.too_early((today or timezone.localdate()) - timedelta(days=days - 1))
+    if problem:
+        raise ValueError(_("The demo would start too early: %(reason)s") % {"reason": problem})
     if raw_inserts is None:
         raw_inserts = connection.vendor == "sqlite"
     generator = _Generator(

@@ -7,10 +7,9 @@ the database as it was.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -18,23 +17,14 @@ from django.utils.translation import gettext as _
 
 from metrics.jobs import activity_days, deal_days, metrics_mark_changed
 
+from . import rules
 from .models import Account, Activity, ActivityType, Deal, DealStageChange, Product, Rep, Source, Stage
 
 
-def _latest_allowed_day() -> date:
-    return timezone.localdate() + timedelta(days=settings.SALESTRACK_MAX_FUTURE_DAYS)
-
-
-def _check_not_far_future(errors: dict, field: str, day: date | None) -> None:
-    if day is not None and day > _latest_allowed_day():
-        errors.setdefault(field, []).append(_("%(day)s is too far in the future.") % {"day": day.isoformat()})
-
-
-def _add_years(day: date, years: int) -> date:
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year + years, day=28)
+def _check_day(errors: dict, field: str, day: date | None, *, future_ok: bool = False) -> None:
+    problem = rules.day_problem(day, future_ok=future_ok)
+    if problem:
+        errors.setdefault(field, []).append(problem)
 
 
 def _raise(errors: dict) -> None:
@@ -60,7 +50,7 @@ def _activity_rules(activity: Activity, *, new_type: bool = True) -> dict:
     if activity.occurred_at is not None:
         if timezone.is_naive(activity.occurred_at):
             activity.occurred_at = timezone.make_aware(activity.occurred_at)
-        _check_not_far_future(errors, "occurred_at", timezone.localtime(activity.occurred_at).date())
+        _check_day(errors, "occurred_at", timezone.localtime(activity.occurred_at).date())
     # A retired type may not be picked again, but old entries of it stay editable.
     if new_type and activity.type_id and not activity.type.is_active:
         errors.setdefault("type", []).append(_("This activity type is no longer in use."))
@@ -133,20 +123,14 @@ def activity_delete(*, activity: Activity) -> None:
 
 def _deal_rules(deal: Deal) -> dict:
     errors: dict = {}
-    _check_not_far_future(errors, "opened_on", deal.opened_on)
-    _check_not_far_future(errors, "closed_on", deal.closed_on)
-    if deal.opened_on and deal.expected_close_on:
-        if deal.expected_close_on < deal.opened_on:
-            errors.setdefault("expected_close_on", []).append(
-                _("The expected close cannot be before the deal was opened.")
-            )
-        horizon = _add_years(deal.opened_on, settings.SALESTRACK_MAX_EXPECTED_CLOSE_YEARS)
-        if deal.expected_close_on > horizon:
-            errors.setdefault("expected_close_on", []).append(
-                _("%(day)s is too far in the future.") % {"day": deal.expected_close_on.isoformat()}
-            )
-    if deal.opened_on and deal.closed_on and deal.closed_on < deal.opened_on:
-        errors.setdefault("closed_on", []).append(_("A deal cannot close before it was opened."))
+    _check_day(errors, "opened_on", deal.opened_on)
+    _check_day(errors, "closed_on", deal.closed_on)
+    for field, problem in (
+        ("expected_close_on", rules.expected_close_problem(deal.opened_on, deal.expected_close_on)),
+        ("closed_on", rules.close_problem(deal.opened_on, deal.closed_on)),
+    ):
+        if problem:
+            errors.setdefault(field, []).append(problem)
     if deal.stage_id:
         if deal.stage.is_closed and deal.closed_on is None:
             errors.setdefault("closed_on", []).append(_("A won or lost deal needs its closing date."))

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from activities import access
-from metrics.selectors import ScopeNotFound
+from metrics.selectors import ScopeNotFound, one_computed_state
 from salestrack import spreadsheets
 
 from .forms import LeaderboardQueryForm, TvQueryForm
@@ -78,6 +78,7 @@ def _context(request, form, board, *, tv: bool = False) -> dict:
 
 
 @require_GET
+@one_computed_state
 def leaderboard(request):
     form = LeaderboardQueryForm(request.GET)
     board = _board(request, form)
@@ -90,6 +91,7 @@ def leaderboard(request):
 
 
 @require_GET
+@one_computed_state
 def leaderboard_tv(request):
     form = TvQueryForm(request.GET)
     board = _board(request, form)
@@ -99,6 +101,7 @@ def leaderboard_tv(request):
 
 
 @require_GET
+@one_computed_state
 def leaderboard_export(request, fmt):
     if fmt not in EXPORT_FORMATS:
         raise Http404(_("Leaderboards export as CSV or XLSX."))

@@ -20,7 +20,7 @@ from activities.models import Team
 
 from . import jobs, services
 from .forms import PeriodTargetAdminForm, PeriodTargetInlineFormSet, QuotaBulkForm
-from .models import ActivityTarget, ChangedDay, MetricRun, Projection, Quota
+from .models import ActivityTarget, ChangedDay, MetricRun, MetricRunProblem, Projection, Quota
 
 
 class TeamOrItsRepsFilter(admin.SimpleListFilter):
@@ -282,8 +282,25 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class MetricRunProblemInline(admin.TabularInline):
+    """The slices a run could not compute, in words (the traceback is in the worker's log)."""
+
+    model = MetricRunProblem
+    fields = ["slice", "first_day", "last_day", "attempts", "message"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(MetricRun)
 class MetricRunAdmin(ReadOnlyAdmin):
+    inlines = [MetricRunProblemInline]
     list_display = [
         "started_at",
         "kind",
@@ -306,6 +323,7 @@ class MetricRunAdmin(ReadOnlyAdmin):
         "chunks_total",
         "chunks_done",
         "rows_written",
+        "heartbeat_at",
         "error",
     ]
 

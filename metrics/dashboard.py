@@ -13,7 +13,7 @@ views call each once, and tests pin the page's total.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -23,6 +23,7 @@ from django.db.models import (
     F,
     IntegerField,
     Max,
+    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -606,25 +607,37 @@ def _range_member_rows(member_scope: str, members: QuerySet, span: Span) -> list
 
 @dataclass
 class Freshness:
-    computed_at: object  # datetime of the last successful run, or None
+    computed_at: object  # datetime of the last run that completed (wholly or partly), or None
     running: bool
     pending_days: int
     last_failed: bool = False
+    pending_since: object = None  # the oldest change not yet in the figures
+    stale: list = field(default_factory=list)  # (first day, last day, since) not computed by the last run
 
 
 def freshness() -> Freshness:
-    """When the figures were last computed, whether a run is going, and changes not yet in them."""
+    """When the figures were last computed, whether a run is going, and what is not in them yet."""
+    completed = [MetricRun.Status.SUCCEEDED, MetricRun.Status.PARTIAL]
     runs = MetricRun.objects.aggregate(
-        done=Max("finished_at", filter=Q(status=MetricRun.Status.SUCCEEDED)),
+        done=Max("finished_at", filter=Q(status__in=completed)),
         running=Count("pk", filter=Q(status=MetricRun.Status.RUNNING)),
         failed=Max("finished_at", filter=Q(status=MetricRun.Status.FAILED)),
     )
     done, failed = runs["done"], runs["failed"]
+    marks = ChangedDay.objects.aggregate(n=Count("pk"), since=Min("marked_at"))
+    stale = []
+    last = MetricRun.objects.filter(status__in=completed).order_by("-finished_at").first()
+    if last is not None and last.status == MetricRun.Status.PARTIAL:
+        stale = [
+            (problem.first_day, problem.last_day, last.started_at) for problem in last.problems.all()[:5]
+        ]
     return Freshness(
         computed_at=done,
         running=bool(runs["running"]),
-        pending_days=ChangedDay.objects.count(),
+        pending_days=marks["n"],
         last_failed=failed is not None and (done is None or failed > done),
+        pending_since=marks["since"],
+        stale=stale,
     )
 
 

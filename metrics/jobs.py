@@ -11,20 +11,21 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import traceback
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
-from django.db.models import F, Max, Min
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
 from activities.models import Activity, Deal, Rep
 
 from . import rollup
-from .models import ChangedDay, MetricRun
+from .models import ChangedDay, MetricRun, MetricRunProblem
 from .periods import Period
 
 log = logging.getLogger(__name__)
@@ -155,27 +156,119 @@ def data_span() -> tuple[date, date] | None:
 
 # --- running ----------------------------------------------------------------------
 
+# Days the engine computes: every period containing them, and the one before, can be written
+# and read back. Marks outside (left by rows from before the calendar window) are dropped.
+ENGINE_FIRST_DAY = date(1900, 1, 1)
+ENGINE_LAST_DAY = date(9998, 12, 31)
+# A failing chunk is tried this often in all before its slice is recorded as a problem.
+CHUNK_ATTEMPTS = 2
 
-def run_start(*, kind: str, plan: Plan) -> MetricRun:
-    days = [first for first, _, _ in plan.day_chunks] + [last for _, last, _ in plan.day_chunks]
-    return MetricRun.objects.create(
-        kind=kind,
-        started_at=timezone.now(),
-        first_day=min(days) if days else None,
-        last_day=max(days) if days else None,
-        chunks_total=plan.total,
+
+class RunInProgress(Exception):
+    """Another run holds the run lock (its MetricRun row is "running")."""
+
+    def __init__(self, run: MetricRun | None):
+        self.run = run
+        when = timezone.localtime(run.started_at).strftime("%Y-%m-%d %H:%M") if run else "?"
+        super().__init__(f"another metrics run is in progress (#{run.pk if run else '?'}, started {when})")
+
+
+class RunEnded(Exception):
+    """The run this chunk belongs to is no longer running (housekeeping ended it): write nothing."""
+
+
+def stale_after() -> timedelta:
+    return timedelta(minutes=settings.SALESTRACK_METRICS_RUN_STALE_MINUTES)
+
+
+def run_current() -> MetricRun | None:
+    return MetricRun.objects.filter(status=MetricRun.Status.RUNNING).first()
+
+
+def runs_end_dead(*, older_than: timedelta | None = None) -> int:
+    """End every running run with no sign of life for `older_than` (default: the setting).
+
+    Its worker or process died: the run lock is freed, its days stay marked, and the next run
+    redoes them. A chunk still in flight from it finds the run ended and writes nothing.
+    """
+    now = timezone.now()
+    threshold = now - (stale_after() if older_than is None else older_than)
+    dead = MetricRun.objects.filter(status=MetricRun.Status.RUNNING).filter(
+        Q(heartbeat_at__lt=threshold) | Q(heartbeat_at__isnull=True, started_at__lt=threshold)
     )
+    ended = dead.update(
+        status=MetricRun.Status.FAILED,
+        finished_at=now,
+        error=(
+            "Ended by housekeeping: no chunk finished since "
+            f"{timezone.localtime(threshold):%Y-%m-%d %H:%M %Z} (its worker or process stopped). "
+            "Its days stay marked; the next run redoes them."
+        ),
+    )
+    if ended:
+        log.warning("ended %s metrics run(s) with no sign of life since %s", ended, threshold)
+    return ended
+
+
+def run_start(*, kind: str, plan: Plan, wait: float = 0) -> MetricRun:
+    """Take the run lock by creating the running MetricRun; at most one exists (a unique key).
+
+    If another run holds it, a dead one is ended; a live one is waited for up to `wait`
+    seconds, then RunInProgress is raised.
+    """
+    days = [first for first, _, _ in plan.day_chunks] + [last for _, last, _ in plan.day_chunks]
+    deadline = time.monotonic() + wait
+    while True:
+        now = timezone.now()
+        try:
+            with transaction.atomic():
+                return MetricRun.objects.create(
+                    kind=kind,
+                    started_at=now,
+                    heartbeat_at=now,
+                    first_day=min(days) if days else None,
+                    last_day=max(days) if days else None,
+                    chunks_total=plan.total,
+                )
+        except IntegrityError:
+            if runs_end_dead():
+                continue
+            if time.monotonic() >= deadline:
+                raise RunInProgress(run_current()) from None
+            time.sleep(min(1.0, max(0.05, deadline - time.monotonic())))
+
+
+def _hold_run(run_id: int | None) -> None:
+    """Inside a chunk's transaction: its run is still running, and stays so until the commit.
+
+    On PostgreSQL the row is share-locked, so housekeeping's UPDATE that ends a run waits for
+    the chunks in flight; chunks of one run still run side by side.
+    """
+    if run_id is None:
+        return
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT status FROM {MetricRun._meta.db_table} WHERE id = %s FOR SHARE", [run_id])
+            row = cursor.fetchone()
+    else:
+        row = MetricRun.objects.filter(pk=run_id).values_list("status").first()
+    if row is None or row[0] != MetricRun.Status.RUNNING:
+        raise RunEnded(run_id)
 
 
 def chunk_days(*, run_id: int | None, first_day: date, last_day: date, rep_ids) -> int:
     """One daily-table chunk, committed on its own."""
-    written = rollup.rollup_days(first_day=first_day, last_day=last_day, rep_ids=rep_ids)
+    with transaction.atomic():
+        _hold_run(run_id)
+        written = rollup.rollup_days(first_day=first_day, last_day=last_day, rep_ids=rep_ids)
     _chunk_done(run_id, written)
     return written
 
 
 def chunk_period(*, run_id: int | None, period: Period) -> int:
-    written = rollup.rollup_period(period)
+    with transaction.atomic():
+        _hold_run(run_id)
+        written = rollup.rollup_period(period)
     _chunk_done(run_id, written)
     return written
 
@@ -184,29 +277,101 @@ def _chunk_done(run_id: int | None, written: int) -> None:
     if run_id is not None:
         # One UPDATE, so chunks finishing on several workers at once never lose a count.
         MetricRun.objects.filter(pk=run_id).update(
-            chunks_done=F("chunks_done") + 1, rows_written=F("rows_written") + written
+            chunks_done=F("chunks_done") + 1,
+            rows_written=F("rows_written") + written,
+            heartbeat_at=timezone.now(),
         )
 
 
-def run_finish(*, run_id: int, cleared_before=None, cleared_days: Iterable[date] = ()) -> None:
-    """Mark a run succeeded and drop the change marks it has dealt with.
+def describe_days(first_day: date, last_day: date, rep_ids) -> str:
+    days = first_day.isoformat() if first_day == last_day else f"{first_day} to {last_day}"
+    if not rep_ids:
+        return f"daily figures of {days}"
+    team = Rep.objects.filter(pk=rep_ids[0]).values_list("team__name", flat=True).first()
+    return f"daily figures of {days}, team {team or '?'}"
 
-    A mark set again after the run started (a newer edit) is kept, so the next
-    run sees it.
+
+def describe_period(period: Period) -> str:
+    return f"figures of {period}"
+
+
+def readable(error: BaseException) -> str:
+    """The error in one or two lines for admins; the traceback goes to the log."""
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}"[:1000]
+
+
+def chunk_failed(
+    *, run_id: int | None, slice: str, first_day: date, last_day: date, error: BaseException, attempts: int
+) -> None:
+    """A chunk failed for good: record its slice so the run completes without it, and say why."""
+    log.error("metrics run %s: %s could not be computed", run_id, slice, exc_info=error)
+    if run_id is None:
+        return
+    MetricRunProblem.objects.create(
+        run_id=run_id,
+        slice=slice[:200],
+        first_day=first_day,
+        last_day=last_day,
+        message=readable(error),
+        attempts=attempts,
+    )
+    _chunk_done(run_id, 0)
+
+
+def run_finish(*, run_id: int, cleared_before=None, cleared_days: Iterable[date] = ()) -> bool:
+    """End a run (succeeded, or partial when slices failed) and drop the marks it dealt with.
+
+    A mark set again after the run started (a newer edit) is kept, so the next run sees it;
+    so are the marks of days in a slice that failed. Compare-and-set: a run that housekeeping
+    already ended stays ended and clears nothing (False).
     """
     with transaction.atomic():
-        if cleared_before is not None:
-            ChangedDay.objects.filter(day__in=list(cleared_days), marked_at__lte=cleared_before).delete()
-        MetricRun.objects.filter(pk=run_id).update(
-            status=MetricRun.Status.SUCCEEDED, finished_at=timezone.now()
+        problems = list(MetricRunProblem.objects.filter(run_id=run_id))
+        status = MetricRun.Status.PARTIAL if problems else MetricRun.Status.SUCCEEDED
+        summary = ""
+        if problems:
+            summary = f"{len(problems)} slice(s) could not be computed; their days stay marked: " + "; ".join(
+                f"{problem.slice} ({problem.message})" for problem in problems[:20]
+            )
+        ended = MetricRun.objects.filter(pk=run_id, status=MetricRun.Status.RUNNING).update(
+            status=status, finished_at=timezone.now(), heartbeat_at=timezone.now(), error=summary[:20_000]
         )
+        if ended and cleared_before is not None:
+            failed = [(problem.first_day, problem.last_day) for problem in problems]
+            done = [day for day in cleared_days if not any(first <= day <= last for first, last in failed)]
+            ChangedDay.objects.filter(day__in=done, marked_at__lte=cleared_before).delete()
+    return bool(ended)
 
 
 def run_fail(*, run_id: int, error: BaseException | str) -> None:
-    text = error if isinstance(error, str) else "".join(traceback.format_exception(error))
-    MetricRun.objects.filter(pk=run_id).update(
-        status=MetricRun.Status.FAILED, finished_at=timezone.now(), error=text[-20_000:]
+    if isinstance(error, BaseException):
+        log.error("metrics run %s failed", run_id, exc_info=error)
+        error = readable(error)
+    MetricRun.objects.filter(pk=run_id, status=MetricRun.Status.RUNNING).update(
+        status=MetricRun.Status.FAILED, finished_at=timezone.now(), error=error[-20_000:]
     )
+
+
+def _attempt(run_id: int, work: Callable[[], int], *, slice: str, first_day: date, last_day: date) -> None:
+    for attempt in range(1, CHUNK_ATTEMPTS + 1):
+        try:
+            work()
+            return
+        except RunEnded:
+            raise
+        except Exception as exc:
+            if attempt == CHUNK_ATTEMPTS:
+                chunk_failed(
+                    run_id=run_id,
+                    slice=slice,
+                    first_day=first_day,
+                    last_day=last_day,
+                    error=exc,
+                    attempts=attempt,
+                )
+            else:
+                log.warning("metrics run %s: %s failed, trying again", run_id, slice, exc_info=exc)
 
 
 def run_sync(
@@ -215,19 +380,38 @@ def run_sync(
     days: Iterable[date],
     clear_marks: bool = False,
     progress: Callable[[int], None] | None = None,
+    wait: float = 0,
 ) -> MetricRun:
-    """Run a whole plan in this process (the command, tests, eager mode)."""
+    """Run a whole plan in this process (the command, tests, eager mode).
+
+    A chunk that fails is tried again, then recorded as a problem of the run, and the other
+    chunks still complete: one bad slice never stops every figure.
+    """
     started = timezone.now()
-    days = sorted(set(days))
+    days = computable(days)
     plan = plan_for_days(days)
-    run = run_start(kind=kind, plan=plan)
+    run = run_start(kind=kind, plan=plan, wait=wait)
     try:
         for first, last, reps in plan.day_chunks:
-            chunk_days(run_id=run.pk, first_day=first, last_day=last, rep_ids=reps)
+            _attempt(
+                run.pk,
+                lambda f=first, la=last, r=reps: chunk_days(
+                    run_id=run.pk, first_day=f, last_day=la, rep_ids=r
+                ),
+                slice=describe_days(first, last, reps),
+                first_day=first,
+                last_day=last,
+            )
             if progress:
                 progress(1)
         for period in plan.periods:
-            chunk_period(run_id=run.pk, period=period)
+            _attempt(
+                run.pk,
+                lambda p=period: chunk_period(run_id=run.pk, period=p),
+                slice=describe_period(period),
+                first_day=period.start,
+                last_day=period.last_day,
+            )
             if progress:
                 progress(1)
     except BaseException as exc:
@@ -238,8 +422,40 @@ def run_sync(
     return run
 
 
+def computable(days: Iterable[date]) -> list[date]:
+    """The days the engine can compute, sorted; others are logged and skipped."""
+    days = sorted(set(days))
+    kept = [day for day in days if ENGINE_FIRST_DAY <= day <= ENGINE_LAST_DAY]
+    if len(kept) != len(days):
+        log.warning(
+            "skipping %s day(s) outside %s..%s", len(days) - len(kept), ENGINE_FIRST_DAY, ENGINE_LAST_DAY
+        )
+    return kept
+
+
+def metrics_housekeeping(*, dispatch: Callable[[], object]) -> dict:
+    """End runs whose worker died; if marks have waited past the debounce with no run going
+    (the broker was down when they were made, say), ask for the incremental run now."""
+    ended = runs_end_dead()
+    waiting = ChangedDay.objects.filter(
+        marked_at__lt=timezone.now() - timedelta(seconds=3 * INCREMENTAL_DELAY)
+    ).exists()
+    queued = bool(waiting and run_current() is None)
+    if queued:
+        dispatch()
+    return {"ended": ended, "queued": queued}
+
+
 def days_to_refresh(*, include_yesterday: bool) -> list[date]:
-    """Every day marked changed, plus yesterday for the nightly run."""
+    """Every day marked changed, plus yesterday for the nightly run.
+
+    A mark outside the days the engine computes can never be dealt with: it is dropped here,
+    so that it never stops a run.
+    """
+    outside = ChangedDay.objects.exclude(day__range=(ENGINE_FIRST_DAY, ENGINE_LAST_DAY))
+    if outside.exists():
+        log.warning("dropping change marks outside %s..%s", ENGINE_FIRST_DAY, ENGINE_LAST_DAY)
+        outside.delete()
     days = set(ChangedDay.objects.values_list("day", flat=True))
     if include_yesterday:
         days.add(timezone.localdate() - timedelta(days=1))
@@ -250,7 +466,7 @@ def all_days() -> list[date]:
     span = data_span()
     if span is None:
         return []
-    first, last = span
+    first, last = max(span[0], ENGINE_FIRST_DAY), min(span[1], ENGINE_LAST_DAY)
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 

@@ -175,6 +175,22 @@ class Scope(models.TextChoices):
 MONEY = {"max_digits": 16, "decimal_places": 2}
 
 
+def slice_key(prefix: str, fields: list[str], nullable: str) -> list[models.UniqueConstraint]:
+    """A unique key over `fields` + `nullable`, a nullable foreign key (NULL: "none").
+
+    Two partial constraints, since NULLs never collide in a plain one (and NULLS NOT DISTINCT
+    is PostgreSQL 15+ only): one row per key with a value, one per key without.
+    """
+    return [
+        models.UniqueConstraint(
+            fields=[*fields, nullable], condition=Q(**{f"{nullable}__isnull": False}), name=f"{prefix}_unique"
+        ),
+        models.UniqueConstraint(
+            fields=fields, condition=Q(**{f"{nullable}__isnull": True}), name=f"{prefix}_unique_none"
+        ),
+    ]
+
+
 class RepDayActivity(models.Model):
     """Activities of one rep on one local day, per activity type."""
 
@@ -217,6 +233,7 @@ class RepDayDeal(models.Model):
             models.Index(fields=["day", "rep"], name="repdaydeal_day_rep_idx"),
             models.Index(fields=["rep", "day"], name="repdaydeal_rep_day_idx"),
         ]
+        constraints = slice_key("repdaydeal", ["rep", "day"], "product")
 
     def __str__(self):
         return f"{self.rep_id} · {self.day} · {self.product_id}"
@@ -242,6 +259,7 @@ class RepDayReach(models.Model):
         verbose_name = _("daily funnel rollup")
         verbose_name_plural = _("daily funnel rollups")
         indexes = [models.Index(fields=["day", "rep"], name="repdayreach_day_rep_idx")]
+        constraints = slice_key("repdayreach", ["rep", "day", "reach_order"], "won_stage")
 
     def __str__(self):
         return f"{self.rep_id} · {self.day} · {self.reach_order}"
@@ -349,6 +367,9 @@ class PeriodProduct(PeriodSlice):
                 fields=["period_kind", "period_start", "scope", "scope_id"], name="periodproduct_slice_idx"
             )
         ]
+        constraints = slice_key(
+            "periodproduct", ["period_kind", "period_start", "scope", "scope_id"], "product"
+        )
 
 
 class PeriodActivityImpact(PeriodSlice):
@@ -398,6 +419,8 @@ class MetricRun(models.Model):
     class Status(models.TextChoices):
         RUNNING = "running", _("Running")
         SUCCEEDED = "succeeded", _("Succeeded")
+        # Every slice but the ones listed in its problems was computed; their days stay marked.
+        PARTIAL = "partial", _("Completed with problems")
         FAILED = "failed", _("Failed")
 
     kind = models.CharField(_("kind"), max_length=11, choices=Kind)
@@ -409,12 +432,41 @@ class MetricRun(models.Model):
     chunks_total = models.PositiveIntegerField(_("chunks"), default=0)
     chunks_done = models.PositiveIntegerField(_("chunks done"), default=0)
     rows_written = models.PositiveBigIntegerField(_("rows written"), default=0)
+    # What went wrong, in words for admins; the traceback is in the log.
     error = models.TextField(_("error"), blank=True)
+    # Set when the run starts and after every chunk: housekeeping ends a run whose worker died.
+    heartbeat_at = models.DateTimeField(_("last sign of life"), null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at"]
         verbose_name = _("metrics run")
         verbose_name_plural = _("metrics runs")
+        constraints = [
+            # The run lock: at most one run is running, whichever entry point started it.
+            models.UniqueConstraint(
+                fields=["status"], condition=Q(status="running"), name="metricrun_one_running"
+            )
+        ]
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class MetricRunProblem(models.Model):
+    """A slice of a run that could not be computed (after its retries), in words for admins."""
+
+    run = models.ForeignKey(MetricRun, on_delete=models.CASCADE, related_name="problems")
+    slice = models.CharField(_("slice"), max_length=200)
+    first_day = models.DateField(_("first day"))
+    last_day = models.DateField(_("last day"))
+    message = models.TextField(_("message"))
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=1)
+    recorded_at = models.DateTimeField(_("recorded"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["first_day", "pk"]
+        verbose_name = _("metrics run problem")
+        verbose_name_plural = _("metrics run problems")
+
+    def __str__(self):
+        return f"{self.slice}: {self.message[:80]}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -70,17 +71,22 @@ class Period:
 
     @property
     def end(self) -> date:
-        """The first day after the period (exclusive bound)."""
+        """The first day after the period (exclusive bound); a ValueError for the calendar's last."""
         month_index = self.start.year * 12 + self.start.month - 1 + self.months
+        if month_index // 12 > date.max.year:
+            raise ValueError(gettext("%(period)s is the last period of the calendar") % {"period": self})
         return date(month_index // 12, month_index % 12 + 1, 1)
 
     @property
     def last_day(self) -> date:
-        return self.end - timedelta(days=1)
+        """The period's last day (defined for every period, December 9999 included)."""
+        month_index = self.start.year * 12 + self.start.month - 2 + self.months
+        year, month = month_index // 12, month_index % 12 + 1
+        return date(year, month, calendar.monthrange(year, month)[1])
 
     @property
     def days(self) -> int:
-        return (self.end - self.start).days
+        return (self.last_day - self.start).days + 1
 
     def previous(self) -> Period:
         return Period.containing(self.start - timedelta(days=1), self.kind)
@@ -89,11 +95,12 @@ class Period:
         return Period(self.end, self.kind)
 
     def __contains__(self, day: date) -> bool:
-        return self.start <= day < self.end
+        return self.start <= day <= self.last_day
 
     def __str__(self) -> str:
+        # Four digits always, so every year a date can hold (0001 to 9999) reads back as itself.
         if self.kind == PeriodKind.YEAR:
-            return f"{self.start.year}"
+            return f"{self.start.year:04d}"
         if self.kind == PeriodKind.QUARTER:
-            return f"{self.start.year}-Q{(self.start.month - 1) // 3 + 1}"
-        return f"{self.start.year}-{self.start.month:02d}"
+            return f"{self.start.year:04d}-Q{(self.start.month - 1) // 3 + 1}"
+        return f"{self.start.year:04d}-{self.start.month:02d}"

@@ -7,6 +7,9 @@ treated exactly like one that does not exist.
 
 from __future__ import annotations
 
+import functools
+
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import (
     CharField,
     Expression,
@@ -111,3 +114,25 @@ def funnel_for(*, viewer, scope: str, scope_id: int, period: Period) -> QuerySet
         raise ScopeNotFound((scope, scope_id))
     rows = _of_period(PeriodFunnel.objects.filter(scope=scope, scope_id=scope_id), period)
     return rows.select_related("stage").order_by("position")
+
+
+def one_computed_state(view):
+    """Read a whole page from one snapshot of the summary tables (a view decorator).
+
+    A run commits chunk by chunk; without this, a page's tiles could be read before a chunk
+    commits and its charts after. On PostgreSQL the view runs in one REPEATABLE READ
+    transaction, so every query sees the same committed state. SQLite (the embedded demo)
+    serialises its writers already and reads as it always does.
+    """
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        connection = connections[DEFAULT_DB_ALIAS]
+        if connection.vendor != "postgresql" or connection.in_atomic_block:
+            return view(request, *args, **kwargs)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            return view(request, *args, **kwargs)
+
+    return wrapped

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from activities import rules
 from activities.models import Rep, Team
 
 from .jobs import metrics_mark_changed
@@ -72,9 +73,12 @@ def _quota_upsert(
     return _target_upsert(Quota, rep=rep, team=team, period=period, amount=amount, by=by)[1]
 
 
-def _check_owner(rep: Rep | None, team: Team | None) -> None:
+def _check_owner(rep: Rep | None, team: Team | None, period: Period) -> None:
     if (rep is None) == (team is None):
         raise ValidationError({"rep": _("Choose either a rep or a team, not both and not neither.")})
+    problem = rules.period_problem(period.start)
+    if problem:
+        raise ValidationError({"period": problem})
 
 
 @transaction.atomic
@@ -82,7 +86,7 @@ def target_set(
     model, *, period: Period, amount: Decimal, by, rep: Rep | None = None, team: Team | None = None
 ) -> tuple[Quota | Projection, bool]:
     """Set the quota or projection (`model`) of one rep or team for `period`: (row, created)."""
-    _check_owner(rep, team)
+    _check_owner(rep, team, period)
     row, result = _target_upsert(model, rep=rep, team=team, period=period, amount=amount, by=by)
     return row, bool(result.created)
 
@@ -100,7 +104,7 @@ def quota_set(
     *, period: Period, amount: Decimal, by, rep: Rep | None = None, team: Team | None = None
 ) -> QuotaBulkResult:
     """Set the quota of one rep or one team for `period` (create or update)."""
-    _check_owner(rep, team)
+    _check_owner(rep, team, period)
     return _quota_upsert(rep=rep, team=team, period=period, amount=amount, by=by)
 
 
@@ -119,6 +123,7 @@ def quota_set_for_team_reps(
     created. With `team_amount`, the team's own quota for the period is set too
     (without it, the team's quota stays the sum of its reps').
     """
+    _check_owner(None, team, period)
     reps = list(Rep.objects.filter(team=team, is_active=True).select_related("user").order_by("pk"))
     if not reps and team_amount is None:
         raise ValidationError({"team": _("%(team)s has no active reps.") % {"team": team}})

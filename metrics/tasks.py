@@ -3,12 +3,18 @@
 A run fans out as a chord: a group of daily-table chunks, then (once all are
 done) a group of period chunks, then `finish_run`. Each chunk is idempotent
 (delete-and-insert of its slice in one transaction), so `acks_late` redelivery
-after a lost worker is safe.
+after a lost worker is safe. A chunk that keeps failing is recorded as a problem
+of its run and the chord goes on: one bad slice never stops the other figures.
+
+The run lock is the running MetricRun row (metrics.jobs.run_start), the same for
+Celery, `compute_metrics` and `make run`.
 """
 
+import contextlib
 from datetime import date, datetime
 
 from celery import chord, group, shared_task
+from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
@@ -16,25 +22,61 @@ from . import digest, jobs
 from .models import MetricRun
 from .periods import Period
 
-CHUNK_OPTIONS = {"acks_late": True, "reject_on_worker_lost": True}
-RUN_LOCK_KEY = "metrics:run-lock"
-# Long enough for a full backfill; a crashed run frees the lock when it expires.
-RUN_LOCK_SECONDS = 2 * 60 * 60
+CHUNK_OPTIONS = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "bind": True,
+    "max_retries": jobs.CHUNK_ATTEMPTS - 1,
+    "soft_time_limit": settings.SALESTRACK_METRICS_CHUNK_TIME_LIMIT_SECONDS,
+    "time_limit": settings.SALESTRACK_METRICS_CHUNK_TIME_LIMIT_SECONDS + 60,
+}
+# Seconds before a failed chunk is tried again (a deadlock or a restarted database passes).
+CHUNK_RETRY_DELAY = 5
+
+
+def _chunk(task, work, *, run_id: int, slice: str, first_day: date, last_day: date) -> int:
+    try:
+        return work()
+    except jobs.RunEnded:
+        return 0  # housekeeping ended this run; a newer one redoes the slice
+    except Exception as exc:
+        if task.request.retries < task.max_retries:
+            raise task.retry(exc=exc, countdown=CHUNK_RETRY_DELAY) from None
+        jobs.chunk_failed(
+            run_id=run_id,
+            slice=slice,
+            first_day=first_day,
+            last_day=last_day,
+            error=exc,
+            attempts=task.request.retries + 1,
+        )
+        return 0
 
 
 @shared_task(name="metrics.rollup_days_chunk", **CHUNK_OPTIONS)
-def rollup_days_chunk(run_id: int, first_day: str, last_day: str, rep_ids: list[int] | None) -> int:
-    return jobs.chunk_days(
+def rollup_days_chunk(self, run_id: int, first_day: str, last_day: str, rep_ids: list[int] | None) -> int:
+    first, last = date.fromisoformat(first_day), date.fromisoformat(last_day)
+    return _chunk(
+        self,
+        lambda: jobs.chunk_days(run_id=run_id, first_day=first, last_day=last, rep_ids=rep_ids),
         run_id=run_id,
-        first_day=date.fromisoformat(first_day),
-        last_day=date.fromisoformat(last_day),
-        rep_ids=rep_ids,
+        slice=jobs.describe_days(first, last, rep_ids),
+        first_day=first,
+        last_day=last,
     )
 
 
 @shared_task(name="metrics.rollup_period_chunk", **CHUNK_OPTIONS)
-def rollup_period_chunk(run_id: int, period: str) -> int:
-    return jobs.chunk_period(run_id=run_id, period=Period.parse(period))
+def rollup_period_chunk(self, run_id: int, period: str) -> int:
+    parsed = Period.parse(period)
+    return _chunk(
+        self,
+        lambda: jobs.chunk_period(run_id=run_id, period=parsed),
+        run_id=run_id,
+        slice=jobs.describe_period(parsed),
+        first_day=parsed.start,
+        last_day=parsed.last_day,
+    )
 
 
 @shared_task(name="metrics.start_periods")
@@ -51,21 +93,20 @@ def finish_run(run_id: int, started_at: str, days: list[str]) -> None:
         cleared_before=datetime.fromisoformat(started_at),
         cleared_days=[date.fromisoformat(day) for day in days],
     )
-    cache.delete(RUN_LOCK_KEY)
 
 
 @shared_task(name="metrics.fail_run")
 def fail_run(request, exc, traceback, run_id: int) -> None:
-    jobs.run_fail(run_id=run_id, error=f"{type(exc).__name__}: {exc}\n{traceback or ''}")
-    cache.delete(RUN_LOCK_KEY)
+    jobs.run_fail(run_id=run_id, error=f"{type(exc).__name__}: {exc}")
 
 
 def _dispatch(kind: str, days: list[date]) -> int | None:
-    """Plan a run over these days and send it to the workers as two chords."""
+    """Plan a run over these days and send it to the workers as two chords.
+
+    None when there is nothing to do; RunInProgress when another run holds the lock.
+    """
+    days = jobs.computable(days)
     if not days:
-        return None
-    if not cache.add(RUN_LOCK_KEY, True, timeout=RUN_LOCK_SECONDS):
-        # Another run is in flight; the marks stay and the next run picks them up.
         return None
     started = timezone.now()
     plan = jobs.plan_for_days(days)
@@ -85,25 +126,39 @@ def _dispatch(kind: str, days: list[date]) -> int | None:
     except Exception as exc:
         # Eager mode runs the chord right here; a broker error also lands here.
         jobs.run_fail(run_id=run.pk, error=exc)
-        cache.delete(RUN_LOCK_KEY)
         raise
     return run.pk
 
 
-@shared_task(name="metrics.run_nightly")
-def run_nightly() -> int | None:
+@shared_task(name="metrics.run_nightly", bind=True, max_retries=None)
+def run_nightly(self) -> int | None:
     """01:00 every night: yesterday, every day marked changed, and their periods."""
-    return _dispatch(MetricRun.Kind.NIGHTLY, jobs.days_to_refresh(include_yesterday=True))
+    try:
+        return _dispatch(MetricRun.Kind.NIGHTLY, jobs.days_to_refresh(include_yesterday=True))
+    except jobs.RunInProgress:
+        if self.request.is_eager:
+            return None  # in-process: the marks wait for the run in progress or the next one
+        raise self.retry(countdown=5 * 60) from None
 
 
 @shared_task(name="metrics.run_incremental", bind=True, max_retries=None)
 def run_incremental(self) -> int | None:
     """Soon after changes: the days marked changed and their periods."""
-    if cache.get(RUN_LOCK_KEY):
+    with contextlib.suppress(Exception):  # the cache being down only costs a duplicate run
+        cache.delete(jobs.DEBOUNCE_KEY)
+    try:
+        return _dispatch(MetricRun.Kind.INCREMENTAL, jobs.days_to_refresh(include_yesterday=False))
+    except jobs.RunInProgress:
+        if self.request.is_eager:
+            return None  # in-process: the marks wait for the run in progress or the next one
         # A run is in flight and may have missed these changes: come back once it is done.
-        raise self.retry(countdown=jobs.INCREMENTAL_DELAY)
-    cache.delete(jobs.DEBOUNCE_KEY)
-    return _dispatch(MetricRun.Kind.INCREMENTAL, jobs.days_to_refresh(include_yesterday=False))
+        raise self.retry(countdown=jobs.INCREMENTAL_DELAY) from None
+
+
+@shared_task(name="metrics.housekeeping")
+def housekeeping() -> dict:
+    """Every few minutes: end runs whose worker died, and catch up on marks nobody ran for."""
+    return jobs.metrics_housekeeping(dispatch=lambda: run_incremental.delay())
 
 
 @shared_task(name="metrics.send_daily_digest")

@@ -28,7 +28,7 @@ from activities.templatetags.salestrack import label
 from . import dashboard as data
 from .alerts import alerts_for
 from .models import Scope
-from .selectors import ScopeNotFound
+from .selectors import ScopeNotFound, one_computed_state
 from .spans import PRESETS, Span, SpanError, span_from_query
 
 # The worst of each kind of alert a dashboard lists; the rest are counted.
@@ -70,6 +70,7 @@ def _span_links(span: Span, today) -> list[dict]:
 
 
 @require_GET
+@one_computed_state
 def dashboard(request, scope: str, scope_id: int):
     viewer = request.user
     try:

@@ -6,6 +6,7 @@ Set DATABASE_URL / REDIS_URL for PostgreSQL, Redis and a real Celery worker,
 and SALESTRACK_ENV=production for the hardened production mode.
 """
 
+from datetime import date
 from pathlib import Path
 
 import environ
@@ -163,8 +164,25 @@ USE_THOUSAND_SEPARATOR = True
 
 # The currency every amount is kept in (ISO 4217 code, shown beside money).
 SALESTRACK_CURRENCY = env.str("SALESTRACK_CURRENCY", default="USD")
+
+
+# The calendar window of every date a user may enter: no earlier than this (a typo such as
+# 0226-11-01 is refused), and no further ahead than SALESTRACK_MAX_FUTURE_DAYS.
+def env_date(name: str, default: str) -> date:
+    raw = env.str(name, default=default).strip()
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a date written YYYY-MM-DD, not {raw!r}") from None
+
+
+SALESTRACK_EARLIEST_DATE = env_date("SALESTRACK_EARLIEST_DATE", default="2000-01-01")
+if SALESTRACK_EARLIEST_DATE.year < 1900:
+    raise ImproperlyConfigured("SALESTRACK_EARLIEST_DATE must be in 1900 or later")
 # How far ahead a date may lie before it is rejected as a typo.
 SALESTRACK_MAX_FUTURE_DAYS = env.int("SALESTRACK_MAX_FUTURE_DAYS", default=1)
+if not 0 <= SALESTRACK_MAX_FUTURE_DAYS <= 3660:
+    raise ImproperlyConfigured("SALESTRACK_MAX_FUTURE_DAYS must be between 0 and 3660")
 SALESTRACK_MAX_EXPECTED_CLOSE_YEARS = env.int("SALESTRACK_MAX_EXPECTED_CLOSE_YEARS", default=5)
 # The win-rate leaderboard ranks only reps with at least this many closed (won + lost) deals.
 LEADERBOARD_MIN_CLOSED_DEALS = env.int("LEADERBOARD_MIN_CLOSED_DEALS", default=5)
@@ -254,6 +272,18 @@ SALESTRACK_IMPORT_DIR = env.str("SALESTRACK_IMPORT_DIR", default=str(BASE_DIR / 
 # An import task longer than this is stopped (nothing is written); a job still "running" well
 # after it, because its worker died, is marked as failed by the hourly housekeeping task.
 SALESTRACK_IMPORT_TIME_LIMIT_SECONDS = env.int("SALESTRACK_IMPORT_TIME_LIMIT_SECONDS", default=3 * 3600)
+
+# A metrics chunk longer than this is stopped (it rolls back and is tried again); a run with no
+# chunk finished for SALESTRACK_METRICS_RUN_STALE_MINUTES is ended by housekeeping as dead,
+# which frees the run lock (its days stay marked for the next run).
+SALESTRACK_METRICS_CHUNK_TIME_LIMIT_SECONDS = env.int(
+    "SALESTRACK_METRICS_CHUNK_TIME_LIMIT_SECONDS", default=1800
+)
+SALESTRACK_METRICS_RUN_STALE_MINUTES = env.int("SALESTRACK_METRICS_RUN_STALE_MINUTES", default=45)
+if SALESTRACK_METRICS_RUN_STALE_MINUTES * 60 <= SALESTRACK_METRICS_CHUNK_TIME_LIMIT_SECONDS:
+    raise ImproperlyConfigured(
+        "SALESTRACK_METRICS_RUN_STALE_MINUTES must be longer than SALESTRACK_METRICS_CHUNK_TIME_LIMIT_SECONDS"
+    )
 
 LOGGING = {
     "version": 1,

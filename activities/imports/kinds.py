@@ -20,11 +20,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import NamedTuple
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.auth.validators import UnicodeUsernameValidator
@@ -35,6 +34,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from activities import rules
 from activities.access import ROLE_REP
 from activities.models import (
     Account,
@@ -158,7 +158,6 @@ class Kind:
         self.by = by
         self.now = timezone.now()
         self.tz = timezone.get_current_timezone()
-        self.latest_day = timezone.localdate() + timedelta(days=settings.SALESTRACK_MAX_FUTURE_DAYS)
         self.days: set[date] = set()
         # Names to create before writing (create_missing), lower-case -> as written.
         self.missing: dict[str, dict[str, str]] = {name: {} for name in self.creatable}
@@ -190,8 +189,9 @@ class Kind:
 
     def date(self, rec: Record, name: str, *, required=False, future_ok=False) -> date | None:
         day = self.cell(rec, name, parse_date, self.mapping.date_format, required=required)
-        if day is not None and not future_ok and day > self.latest_day:
-            self.error(rec, name, _("%(day)s is too far in the future.") % {"day": day.isoformat()})
+        problem = rules.day_problem(day, future_ok=future_ok)
+        if problem:
+            self.error(rec, name, problem)
         return day
 
     def moment(self, rec: Record, name: str, *, required=False) -> datetime | None:
@@ -205,8 +205,9 @@ class Kind:
             self.tz,
             required=required,
         )
-        if moment is not None and moment.astimezone(self.tz).date() > self.latest_day:
-            self.error(rec, name, _("%(day)s is too far in the future.") % {"day": moment.date()})
+        problem = rules.day_problem(moment.astimezone(self.tz).date()) if moment is not None else None
+        if problem:
+            self.error(rec, name, problem)
         return moment
 
     def named(self, rec: Record, name: str, index: dict, *, label: str, creatable: str | None = None):
@@ -611,23 +612,12 @@ class DealsKind(Kind):
         closed = self.date(rec, "closed_on")
         expected = self.date(rec, "expected_close_on", future_ok=True)
         data.update(opened_on=opened, closed_on=closed, expected_close_on=expected)
-        if opened and closed and closed < opened:
-            self.error(rec, "closed_on", _("a deal cannot close before it was opened"))
-        if opened and expected:
-            if expected < opened:
-                self.error(
-                    rec, "expected_close_on", _("the expected close cannot be before the deal was opened")
-                )
-            else:
-                years = settings.SALESTRACK_MAX_EXPECTED_CLOSE_YEARS
-                try:
-                    horizon = opened.replace(year=opened.year + years)
-                except ValueError:  # 29 February
-                    horizon = opened.replace(year=opened.year + years, day=28)
-                if expected > horizon:
-                    self.error(
-                        rec, "expected_close_on", _("%(day)s is too far in the future.") % {"day": expected}
-                    )
+        for field, problem in (
+            ("closed_on", rules.close_problem(opened, closed)),
+            ("expected_close_on", rules.expected_close_problem(opened, expected)),
+        ):
+            if problem:
+                self.error(rec, field, problem)
         if stage is not None:
             if stage.is_closed and closed is None:
                 self.error(rec, "closed_on", _("a won or lost deal needs its closing date"))
@@ -1007,7 +997,10 @@ class TargetsKind(Kind):
             self.error(rec, "rep", _("give either a rep or a team, not both and not neither"))
         data["rep_id"] = rep.id if rep else None
         data["team_id"] = team.pk if team else None
-        data["period"] = self.cell(rec, "period", Period.parse, required=True)
+        data["period"] = period = self.cell(rec, "period", Period.parse, required=True)
+        problem = rules.period_problem(period.start) if period else None
+        if problem:
+            self.error(rec, "period", problem)
         data["amount"] = self.cell(rec, "amount", parse_decimal, required=True)
 
     def plan(self, recs: list[Record]) -> None:

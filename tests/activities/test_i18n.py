@@ -77,8 +77,8 @@ class TestTranslatedPages:
                 "name": "X",
                 "amount": "100",
                 "revenue_type": "one_time",
-                "opened_on": "2000-01-02",
-                "expected_close_on": "1999-01-01",
+                "opened_on": "2020-01-02",
+                "expected_close_on": "2019-01-01",
             },
         )
         content = response.content.decode()

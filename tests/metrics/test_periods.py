@@ -177,3 +177,41 @@ def test_days_add_up_over_a_year(year):
     assert whole.days == (366 if calendar.isleap(year) else 365)
     assert sum(p.days for p in months) == sum(p.days for p in quarters) == whole.days
     assert Period.parse(f"{year}-02").days == (29 if calendar.isleap(year) else 28)
+
+
+# Every year a date can hold, written with four digits (0001 to 9999): a typo such as 0226-11-01
+# must never make a period that cannot be printed and read back (it once stopped every run).
+WHOLE_CALENDAR = st.dates(min_value=date.min, max_value=date.max)
+
+
+@given(WHOLE_CALENDAR, st.sampled_from(KINDS))
+def test_the_whole_calendar_round_trips_through_the_written_form(day, kind):
+    period = Period.containing(day, kind)
+    text = str(period)
+    assert text[:4].isdigit() and len(text.split("-")[0]) == 4
+    assert Period.parse(text) == period
+    assert str(Period.parse(text)) == text
+    assert period.start <= day <= period.last_day
+    assert day in period
+    assert period.days == (period.last_day - period.start).days + 1
+
+
+@pytest.mark.parametrize(
+    ("text", "last_day", "days"),
+    [
+        ("0001", date(1, 12, 31), 365),
+        ("0001-01", date(1, 1, 31), 31),
+        ("0226-Q4", date(226, 12, 31), 92),
+        ("9999", date(9999, 12, 31), 365),
+        ("9999-Q4", date(9999, 12, 31), 92),
+        ("9999-12", date(9999, 12, 31), 31),
+    ],
+)
+def test_the_ends_of_the_calendar_have_a_last_day_and_a_length(text, last_day, days):
+    period = Period.parse(text)
+    assert (period.last_day, period.days, str(period)) == (last_day, days, text)
+
+
+def test_the_last_period_of_the_calendar_has_no_end_day_to_overflow_into():
+    with pytest.raises(ValueError, match="last period of the calendar"):
+        _ = Period.parse("9999-12").end

@@ -4,6 +4,9 @@ manage.py compute_metrics                     # yesterday + every day marked cha
 manage.py compute_metrics --date 2026-07-14   # one day and its periods
 manage.py compute_metrics --since 2026-07-01 --until 2026-07-31
 manage.py compute_metrics --all               # full backfill of every day with data
+
+One run at a time, whoever starts it: if a run is in progress (a worker's, another
+command's), this one waits for it (--wait SECONDS, default an hour; --wait 0 declines at once).
 """
 
 from datetime import date, timedelta
@@ -32,6 +35,13 @@ class Command(BaseCommand):
         what.add_argument("--since", type=_day, help="first day of a range (with --until)")
         what.add_argument("--all", action="store_true", help="every day that has data (full backfill)")
         parser.add_argument("--until", type=_day, help="last day of a range (default: today)")
+        parser.add_argument(
+            "--wait",
+            type=float,
+            default=3600,
+            metavar="SECONDS",
+            help="how long to wait for a run in progress before giving up (default 3600; 0: do not wait)",
+        )
 
     def handle(self, *args, **options):
         if options["until"] and not options["since"]:
@@ -54,8 +64,25 @@ class Command(BaseCommand):
             return
         plan_size = jobs.plan_for_days(days).total
         quiet = options["verbosity"] == 0
-        with tqdm(total=plan_size, unit="chunk", disable=quiet, file=self.stderr._out) as bar:
-            run = jobs.run_sync(kind=kind, days=days, clear_marks=clear, progress=bar.update)
+        if options["wait"] < 0:
+            raise CommandError("--wait cannot be negative")
+        current = jobs.run_current()
+        if current is not None and options["wait"] and not quiet:
+            self.stderr.write(f"Waiting for the metrics run in progress (#{current.pk}) to finish…")
+        try:
+            with tqdm(total=plan_size, unit="chunk", disable=quiet, file=self.stderr._out) as bar:
+                run = jobs.run_sync(
+                    kind=kind, days=days, clear_marks=clear, progress=bar.update, wait=options["wait"]
+                )
+        except jobs.RunInProgress as exc:
+            raise CommandError(f"Not started: {exc}. Try again when it has finished.") from None
+        for problem in run.problems.all():
+            self.stderr.write(self.style.ERROR(f"Not computed: {problem.slice}: {problem.message}"))
+        if run.status == MetricRun.Status.PARTIAL:
+            raise CommandError(
+                f"{run.problems.count()} slice(s) could not be computed (see above and the log); "
+                "the rest was computed and their days stay marked for the next run."
+            )
         if not quiet:
             self.stdout.write(
                 self.style.SUCCESS(

@@ -1,0 +1,82 @@
+"""The rules a row must meet, whoever writes it: services (forms, API, admin), imports and the demo.
+
+Each check returns the reason a value is refused (translated, to be shown beside the field or
+the import cell), or None. Callers decide how to report it: a form error, an import row error.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+
+def earliest_day() -> date:
+    """No date before this is plausible in a sales team's records (SALESTRACK_EARLIEST_DATE)."""
+    return settings.SALESTRACK_EARLIEST_DATE
+
+
+def latest_day() -> date:
+    """The last day a date may name: today plus SALESTRACK_MAX_FUTURE_DAYS (in TIME_ZONE)."""
+    return timezone.localdate() + timedelta(days=settings.SALESTRACK_MAX_FUTURE_DAYS)
+
+
+def add_years(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def too_early(day: date) -> str | None:
+    if day < earliest_day():
+        return _("%(day)s is before %(earliest)s, the earliest date this site accepts.") % {
+            "day": day.isoformat(),
+            "earliest": earliest_day().isoformat(),
+        }
+    return None
+
+
+def day_problem(day: date | None, *, future_ok: bool = False) -> str | None:
+    """Why a calendar day (a deal's dates, an activity's day) is refused, or None.
+
+    The window keeps every figure computable: a typo such as 0226-11-01 is refused here
+    instead of becoming a period nobody asked for.
+    """
+    if day is None:
+        return None
+    problem = too_early(day)
+    if problem is None and not future_ok and day > latest_day():
+        problem = _("%(day)s is too far in the future.") % {"day": day.isoformat()}
+    return problem
+
+
+def expected_close_problem(opened_on: date | None, expected: date | None) -> str | None:
+    """The expected close lies between the opening day and SALESTRACK_MAX_EXPECTED_CLOSE_YEARS after it."""
+    if expected is None:
+        return None
+    problem = too_early(expected)
+    if problem or opened_on is None:
+        return problem
+    if expected < opened_on:
+        return _("The expected close cannot be before the deal was opened.")
+    if expected > add_years(opened_on, settings.SALESTRACK_MAX_EXPECTED_CLOSE_YEARS):
+        return _("%(day)s is too far in the future.") % {"day": expected.isoformat()}
+    return None
+
+
+def close_problem(opened_on: date | None, closed_on: date | None) -> str | None:
+    if opened_on and closed_on and closed_on < opened_on:
+        return _("A deal cannot close before it was opened.")
+    return None
+
+
+def period_problem(start: date) -> str | None:
+    """A target's period (quota, projection, activity target) starts inside the calendar window;
+    targets may be planned up to SALESTRACK_MAX_EXPECTED_CLOSE_YEARS ahead."""
+    problem = too_early(start)
+    if problem is None and start > add_years(latest_day(), settings.SALESTRACK_MAX_EXPECTED_CLOSE_YEARS):
+        problem = _("%(day)s is too far in the future.") % {"day": start.isoformat()}
+    return problem
