@@ -10,6 +10,7 @@ an id in a URL can never reach a row outside them (the lookup simply 404s).
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from .models import Account, Activity, Deal, Rep, Team, Territory
@@ -127,3 +128,25 @@ def selectable_accounts(user) -> QuerySet[Account]:
     if not (user and user.is_authenticated):
         return Account.objects.none()
     return Account.objects.all()
+
+
+def may_create_catalogue(user) -> bool:
+    """Products and accounts are the admins' (SALESTRACK_MANAGERS_CREATE_CATALOGUE lets managers add them).
+
+    `None` is the command line without --by: whoever runs it already holds the database.
+    """
+    if user is None or is_admin(user):
+        return True
+    return is_manager(user) and settings.SALESTRACK_MANAGERS_CREATE_CATALOGUE
+
+
+# What a manager imports: what their teams do. The organisation, the catalogue and the targets are
+# the admins' (reps import nothing).
+MANAGER_IMPORT_KINDS = ("deals", "stage_history", "activities")
+
+
+def may_import(user, kind: str) -> bool:
+    """Whether `user` may import files of `kind`; `None` is the command line without --by."""
+    if user is None or is_admin(user):
+        return True
+    return is_manager(user) and kind in MANAGER_IMPORT_KINDS

@@ -272,6 +272,8 @@ SALESTRACK_IMPORT_DIR = env.str("SALESTRACK_IMPORT_DIR", default=str(BASE_DIR / 
 # An import task longer than this is stopped (nothing is written); a job still "running" well
 # after it, because its worker died, is marked as failed by the hourly housekeeping task.
 SALESTRACK_IMPORT_TIME_LIMIT_SECONDS = env.int("SALESTRACK_IMPORT_TIME_LIMIT_SECONDS", default=3 * 3600)
+# Products and accounts (the catalogue) are created by admins; true lets managers' imports create them too.
+SALESTRACK_MANAGERS_CREATE_CATALOGUE = env_bool("SALESTRACK_MANAGERS_CREATE_CATALOGUE", default=False)
 
 # A metrics chunk longer than this is stopped (it rolls back and is tried again); a run with no
 # chunk finished for SALESTRACK_METRICS_RUN_STALE_MINUTES is ended by housekeeping as dead,

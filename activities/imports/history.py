@@ -41,8 +41,7 @@ class StageHistoryKind(Kind):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.reps = RepIndex()
-        self.reps.limit_to(self.by)
+        self.reps = RepIndex(by=self.by)
         self.stages = _by_name(Stage.objects.all())
         self.stage_names = {stage.pk: stage.name for stage in self.stages.values()}
         self.closed_stages = {stage.pk for stage in self.stages.values() if stage.is_closed}
@@ -86,7 +85,10 @@ class StageHistoryKind(Kind):
             refs.setdefault(rec.data["source"], set()).add(rec.data["deal_ref"])
         deals = {}
         for source, ids in refs.items():
-            rows = Deal.objects.filter(source=source, external_id__any_of=ids).exclude(external_id="")
+            # Only the deals of the reps the user may see: another's reads as no deal at all.
+            rows = self.reps.scope(
+                Deal.objects.filter(source=source, external_id__any_of=ids).exclude(external_id="")
+            )
             for deal in rows.order_by().only(
                 "id", "external_id", "owner_id", "stage_id", "opened_on", "closed_on", "expected_close_on"
             ):
@@ -102,9 +104,6 @@ class StageHistoryKind(Kind):
                     _("no deal with this external id (source %(source)s); import the deals first")
                     % {"source": data["source"]},
                 )
-                continue
-            if not self.reps.may_write(deal.owner_id):
-                self.error(rec, "deal", _("this deal belongs to a rep whose rows you may not change"))
                 continue
             rec.action = None  # counted per deal in after_check
             known.append(
@@ -179,9 +178,8 @@ class StageHistoryKind(Kind):
                 by_source.setdefault(source, []).append(ref)
             ids = []
             for source, refs in by_source.items():
-                ids += Deal.objects.filter(source=source, external_id__any_of=refs).values_list(
-                    "id", flat=True
-                )
+                rows = Deal.objects.filter(source=source, external_id__any_of=refs)
+                ids += self.reps.scope(rows).values_list("id", flat=True)
             self.store.executemany("UPDATE deal SET bad = 1 WHERE id = ?", [(pk,) for pk in ids])
 
     def _history(self, deal_id: int, rows: list, column: dict) -> list | None:

@@ -73,6 +73,11 @@ LABELS = {
     name: gettext_lazy(name) for name in ("activity type", "account", "stage", "product", "territory", "team")
 }
 DEFAULT_SOURCE = Source.CRM
+# The catalogue (products, accounts) is the admins': what a row of another user names must exist.
+NOT_IN_CATALOGUE = {
+    "account": gettext_lazy("Account '%(name)s' is not in the catalogue; ask an admin to add it"),
+    "product": gettext_lazy("Product '%(name)s' is not in the catalogue; ask an admin to add it"),
+}
 AMBIGUOUS = object()
 
 
@@ -87,13 +92,29 @@ class RepRef(NamedTuple):
 
 
 class RepIndex:
-    """Every rep, findable by username, e-mail or full name (any case)."""
+    """The reps a file may name, findable by username, e-mail or full name (any case).
 
-    def __init__(self):
+    For a user who is not an admin only the reps they may see (activities.access) are
+    indexed: a rep outside their teams is "not found" in exactly the words of one that
+    does not exist, and a name is ambiguous only when two of *their* reps share it.
+    `by=None` (the command line without --by) and admins index every rep.
+    """
+
+    def __init__(self, *, by=None):
+        from activities.access import is_admin, visible_reps
+
+        scoped = by is not None and not is_admin(by)
         self.by_username: dict[str, RepRef] = {}
         self.by_email: dict = {}
         self.by_name: dict = {}
-        rows = Rep.objects.values_list(
+        # The reps whose rows the importing user may write (None: all).
+        self.allowed: set[int] | None = set() if scoped else None
+        self.not_found = (
+            _("no rep with this username, e-mail or full name in your teams")
+            if scoped
+            else _("no rep with this username, e-mail or full name")
+        )
+        rows = (visible_reps(by) if scoped else Rep.objects.all()).values_list(
             "id",
             "is_active",
             "team_id",
@@ -104,21 +125,13 @@ class RepIndex:
         )
         for rep_id, active, team_id, username, email, first, last in rows:
             ref = RepRef(rep_id, active, team_id)
+            if self.allowed is not None:
+                self.allowed.add(rep_id)
             self.by_username[username.lower()] = ref
             for index, key in ((self.by_email, email), (self.by_name, f"{first} {last}")):
                 key = " ".join(key.lower().split())
                 if key:
                     index[key] = AMBIGUOUS if key in index and index[key] != ref else ref
-
-        # The reps whose rows the importing user may write (None: all, for admins and commands).
-        self.allowed: set[int] | None = None
-
-    def limit_to(self, by) -> None:
-        """Keep rows to the reps `by` may see, as every page does (activities.access)."""
-        from activities.access import is_admin, visible_reps
-
-        if by is not None and not is_admin(by):
-            self.allowed = set(visible_reps(by).values_list("id", flat=True))
 
     def find(self, value: str) -> RepRef:
         key = " ".join(value.lower().split())
@@ -127,13 +140,28 @@ class RepIndex:
             if ref is AMBIGUOUS:
                 raise ValueError(_("more than one rep has this name or e-mail; use the username"))
             if ref is not None:
-                if not self.may_write(ref.id):
-                    raise ValueError(_("you may not import rows of this rep"))
                 return ref
-        raise ValueError(_("no rep with this username, e-mail or full name"))
+        raise ValueError(self.not_found)
 
     def may_write(self, rep_id: int) -> bool:
         return self.allowed is None or rep_id in self.allowed
+
+    def scope(self, queryset, field: str = "owner_id"):
+        """`queryset` kept to the rows of the indexed reps: what lies outside is never looked at."""
+        return queryset if self.allowed is None else queryset.filter(**{f"{field}__in": self.allowed})
+
+
+def taken_message(model) -> str:
+    """The one answer to an external id that is already used, whoever's row it names.
+
+    It is the message of the model's unique constraint, which the API's writes give too
+    (services' full_clean), so a row outside the caller's scope reads exactly as any other
+    clash: the external id is taken, and nothing about the row, its rep or its values.
+    """
+    for constraint in model._meta.constraints:
+        if "external_id" in getattr(constraint, "fields", ()):
+            return str(constraint.get_violation_error_message())
+    raise LookupError(f"{model.__name__} has no unique constraint on external_id")
 
 
 def _by_name(queryset) -> dict:
@@ -161,6 +189,9 @@ class Kind:
         self.days: set[date] = set()
         # Names to create before writing (create_missing), lower-case -> as written.
         self.missing: dict[str, dict[str, str]] = {name: {} for name in self.creatable}
+        from activities.access import may_create_catalogue
+
+        self.creates_catalogue = may_create_catalogue(by)
 
     # --- helpers ---------------------------------------------------------------
 
@@ -218,6 +249,10 @@ class Kind:
         obj = index.get(raw.lower())
         if obj is not None:
             return obj
+        if creatable in NOT_IN_CATALOGUE and not self.creates_catalogue:
+            # Whatever the mapping asks (create_missing): nothing is written, the row says why.
+            self.error(rec, name, NOT_IN_CATALOGUE[creatable] % {"name": raw})
+            return None
         if creatable and creatable in self.mapping.create_missing:
             limit = NAME_LENGTHS[creatable]
             if len(raw) > limit:
@@ -374,8 +409,7 @@ class ActivitiesKind(Kind):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.reps = RepIndex()
-        self.reps.limit_to(self.by)
+        self.reps = RepIndex(by=self.by)
         self.types = _by_name(ActivityType.objects.all())
         self.accounts = {name.lower(): pk for pk, name in Account.objects.values_list("id", "name")}
         self.inserter = RowWriter(Activity, self.CREATE_FIELDS)
@@ -412,7 +446,8 @@ class ActivitiesKind(Kind):
                 refs[rec.data["source"]].add(rec.data["deal_ref"])
         deals = {}
         for source, ids in refs.items():
-            rows = (
+            # Only the deals of the reps the user may see: another's reads as no deal at all.
+            rows = self.reps.scope(
                 Deal.objects.filter(source=source, external_id__any_of=ids).exclude(external_id="").order_by()
             )
             for ext, pk, owner_id, account_id in rows.values_list(
@@ -461,9 +496,8 @@ class ActivitiesKind(Kind):
                 data["values"] = values
                 continue
             if not self.reps.may_write(obj.rep_id):
-                self.error(
-                    rec, "external_id", _("this activity belongs to a rep whose rows you may not change")
-                )
+                # The id is taken by a row outside the user's scope: the same words as any clash.
+                self.error(rec, "external_id", taken_message(Activity))
                 continue
             for name in keep_if_absent:
                 if not self.columns.has(name):
@@ -567,8 +601,7 @@ class DealsKind(Kind):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.reps = RepIndex()
-        self.reps.limit_to(self.by)
+        self.reps = RepIndex(by=self.by)
         self.stages = _by_name(Stage.objects.all())
         self.stages_by_id = {stage.pk: stage for stage in self.stages.values()}
         self.load_names()
@@ -662,7 +695,8 @@ class DealsKind(Kind):
                 data["values"] = values
                 continue
             if not self.reps.may_write(obj.owner_id):
-                self.error(rec, "external_id", _("this deal belongs to a rep whose rows you may not change"))
+                # The id is taken by a row outside the user's scope: the same words as any clash.
+                self.error(rec, "external_id", taken_message(Deal))
                 continue
             if not self.columns.has("name") or is_empty(rec.value("name")):
                 values.pop("name")
@@ -981,7 +1015,7 @@ class TargetsKind(Kind):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.reps = RepIndex()
+        self.reps = RepIndex(by=self.by)
         self.teams = _by_name(Team.objects.all())
 
     def key(self, rec: Record) -> str | None:

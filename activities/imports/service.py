@@ -30,6 +30,8 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from activities import access
+
 from .catalog import AccountsKind, ProductsKind
 from .history import StageHistoryKind
 from .kinds import BATCH_SIZE, ActivitiesKind, DealsKind, ProjectionsKind, QuotasKind, RepsKind
@@ -88,6 +90,9 @@ def run_import(
             _("Unknown kind of import %(kind)r (one of %(kinds)s).")
             % {"kind": kind, "kinds": ", ".join(KINDS)}
         )
+    if not access.may_import(by, kind):
+        # The pages offer only the kinds a user may import; this holds for the command's --by too.
+        raise ImportFileError(_("You may not import this kind of file."))
     kind_class = KIND_CLASSES[kind]
     parsed = Mapping.parse(mapping, kind=kind_class)
     report = ImportReport(kind=kind, filename=str(filename), dry_run=dry_run)

@@ -28,11 +28,7 @@ from . import tasks
 from .forms import ImportUploadForm
 
 ALL_KINDS = tuple(ImportJob.Kind.values)
-MANAGER_KINDS = (
-    ImportJob.Kind.DEALS.value,
-    ImportJob.Kind.STAGE_HISTORY.value,
-    ImportJob.Kind.ACTIVITIES.value,
-)
+MANAGER_KINDS = access.MANAGER_IMPORT_KINDS
 RECENT_JOBS = 25
 
 
