@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from activities import access
+from metrics.dashboard import freshness
 from metrics.selectors import ScopeNotFound, one_computed_state
 from salestrack import spreadsheets
 
@@ -74,6 +75,7 @@ def _context(request, form, board, *, tv: bool = False) -> dict:
         "MONEY": MONEY,
         "COUNT": COUNT,
         "FRACTION": FRACTION,
+        "freshness": freshness(),
     }
 
 

@@ -216,3 +216,30 @@ def test_housekeeping_asks_for_a_run_when_marks_waited_and_nothing_runs(dataset)
     jobs.run_start(kind=MetricRun.Kind.MANUAL, plan=jobs.plan_for_days([dataset[0]]))
     assert jobs.metrics_housekeeping(dispatch=lambda: asked.append(1))["queued"] is False
     assert asked == [1]
+
+
+def test_pages_say_plainly_which_figures_are_stale_and_since_when(cast, client):
+    from activities.models import ActivityType
+    from activities.services import activity_log
+
+    moment = timezone.now() - timedelta(days=2)
+    activity_log(rep=cast.rep_a1, type=ActivityType.objects.get(name="Call"), occurred_at=moment)
+    day = timezone.localtime(moment).date()
+    _poison(day)
+    run = jobs.run_sync(
+        kind=MetricRun.Kind.NIGHTLY, days=jobs.days_to_refresh(include_yesterday=False), clear_marks=True
+    )
+    assert run.status == MetricRun.Status.PARTIAL
+
+    client.force_login(cast.manager_a)
+    for url in ("/dashboard/company/", f"/dashboard/team/{cast.team_a.pk}/", "/leaderboards/"):
+        page = client.get(url).content.decode()
+        assert 'data-testid="stale-figures"' in page, url
+        assert "not updated since" in page and "are not in the figures yet" in page, url
+    # Once the fault is gone and a run completes, the notes go.
+    _cure()
+    jobs.run_sync(
+        kind=MetricRun.Kind.NIGHTLY, days=jobs.days_to_refresh(include_yesterday=False), clear_marks=True
+    )
+    page = client.get("/dashboard/company/").content.decode()
+    assert 'data-testid="stale-figures"' not in page and 'data-testid="pending-changes"' not in page
