@@ -118,6 +118,11 @@ def test_a_poisoned_day_stops_only_its_own_slice_and_the_next_run_catches_up(dat
     assert not ChangedDay.objects.exists()
     caught_up = _dump()
     assert caught_up == _clean_backfill()
+    print(
+        f"poisoned {poisoned}: {len(problems)} of {run.chunks_total} chunks failed after "
+        f"{jobs.CHUNK_ATTEMPTS} attempts each, the other {run.chunks_total - len(problems)} committed; "
+        f"{len(kept)} marks kept; the next run caught up to a clean backfill"
+    )
 
 
 def test_the_command_names_the_slices_it_could_not_compute_and_fails(dataset, capsys):
