@@ -40,6 +40,7 @@ from activities.models import Rep, Team, Territory
 from .models import (
     ChangedDay,
     MetricRun,
+    MetricRunProblem,
     PeriodActivityImpact,
     PeriodActivityMix,
     PeriodFunnel,
@@ -616,21 +617,25 @@ class Freshness:
 
 
 def freshness() -> Freshness:
-    """When the figures were last computed, whether a run is going, and what is not in them yet."""
+    """When the figures were last computed, whether a run is going, and what is not in them yet.
+
+    Two queries (three after a partial run): the pages' query budgets count on it.
+    """
     completed = [MetricRun.Status.SUCCEEDED, MetricRun.Status.PARTIAL]
     runs = MetricRun.objects.aggregate(
         done=Max("finished_at", filter=Q(status__in=completed)),
+        partial=Max("finished_at", filter=Q(status=MetricRun.Status.PARTIAL)),
         running=Count("pk", filter=Q(status=MetricRun.Status.RUNNING)),
         failed=Max("finished_at", filter=Q(status=MetricRun.Status.FAILED)),
     )
     done, failed = runs["done"], runs["failed"]
     marks = ChangedDay.objects.aggregate(n=Count("pk"), since=Min("marked_at"))
     stale = []
-    last = MetricRun.objects.filter(status__in=completed).order_by("-finished_at").first()
-    if last is not None and last.status == MetricRun.Status.PARTIAL:
-        stale = [
-            (problem.first_day, problem.last_day, last.started_at) for problem in last.problems.all()[:5]
-        ]
+    if done is not None and runs["partial"] == done:  # the last completed run left slices behind
+        problems = MetricRunProblem.objects.filter(
+            run__status=MetricRun.Status.PARTIAL, run__finished_at=done
+        ).select_related("run")
+        stale = [(p.first_day, p.last_day, p.run.started_at) for p in problems.order_by("pk")[:5]]
     return Freshness(
         computed_at=done,
         running=bool(runs["running"]),
