@@ -6,16 +6,40 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_ARGS ?= --reps 24 --days 180 --seed 1
 
-.PHONY: run test lint format check bench bench-pages schemathesis clean messages
+.PHONY: run test lint format check bench bench-pages schemathesis clean messages lock
+
+# The locks pin every package, transitive ones included, with their hashes: pip installs exactly
+# them (--no-deps: nothing unlisted slips in) and refuses any file whose hash differs.
+PIP_INSTALL = $(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PIP_INSTALL) -r requirements.txt
+	$(BIN)/python -m pip check
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PIP_INSTALL) -r requirements-dev.txt
+	$(BIN)/python -m pip check
 	touch $@
+
+# Recompile the locks from the .in files (see README, "Dependencies"). Existing pins are kept
+# unless asked otherwise: make lock LOCK_ARGS="--upgrade-package django" (or --upgrade).
+# uv runs from a venv of its own, installed from its own hashed lock, so it is in neither lock.
+LOCK_VENV := .venv-lock
+UV_COMPILE = $(LOCK_VENV)/bin/uv pip compile --quiet --generate-hashes --universal --python-version 3.11 \
+	--custom-compile-command "make lock" $(LOCK_ARGS)
+
+$(LOCK_VENV)/.uv: requirements-uv.txt
+	test -x $(LOCK_VENV)/bin/python || $(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps \
+		-r requirements-uv.txt
+	touch $@
+
+lock: $(LOCK_VENV)/.uv
+	$(UV_COMPILE) requirements.in -o requirements.txt
+	$(UV_COMPILE) requirements-dev.in -o requirements-dev.txt
+	$(UV_COMPILE) requirements-uv.in -o requirements-uv.txt
 
 run: $(VENV)/.runtime
 	$(BIN)/python manage.py migrate --noinput
@@ -52,7 +76,7 @@ messages: $(VENV)/.dev
 	$(BIN)/python manage.py compilemessages --ignore=.venv
 
 clean:
-	rm -rf $(VENV) staticfiles db.sqlite3* test-artifacts .pytest_cache
+	rm -rf $(VENV) $(LOCK_VENV) staticfiles db.sqlite3* test-artifacts .pytest_cache
 
 # The metrics engine against hand-written SQL at scale. Needs PostgreSQL: BENCH_DATABASE_URL
 # (default postgres://postgres@127.0.0.1:5432/salestrack_bench) names a database the bench
