@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_ARGS ?= --reps 24 --days 180 --seed 1
 
-.PHONY: run test lint format check bench bench-pages schemathesis clean messages lock
+.PHONY: run test lint format check bench bench-pages schemathesis clean messages
 
 # The locks pin every package, transitive ones included, with their hashes: pip installs exactly
 # them (--no-deps: nothing unlisted slips in) and refuses any file whose hash differs.
@@ -26,6 +26,7 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 # Recompile the locks from the .in files (see README, "Dependencies"). Existing pins are kept
 # unless asked otherwise: make lock LOCK_ARGS="--upgrade-package django" (or --upgrade).
 # uv runs from a venv of its own, installed from its own hashed lock, so it is in neither lock.
+.PHONY: lock
 LOCK_VENV := .venv-lock
 UV_COMPILE = $(LOCK_VENV)/bin/uv pip compile --quiet --generate-hashes --universal --python-version 3.11 \
 	--custom-compile-command "make lock" $(LOCK_ARGS)
