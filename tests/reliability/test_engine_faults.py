@@ -29,7 +29,7 @@ def _poison(day: date) -> None:
             cursor.execute(
                 "CREATE FUNCTION poison_day() RETURNS trigger AS $$ BEGIN "
                 f"IF NEW.day = DATE '{day.isoformat()}' THEN "
-                "RAISE EXCEPTION 'disk page of %% unreadable', NEW.day; "
+                "RAISE EXCEPTION 'disk page of % unreadable', NEW.day; "
                 "END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
             )
             cursor.execute(
