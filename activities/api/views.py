@@ -8,6 +8,7 @@ they see but may not change (a manager looking at a rep's entry) answers 403.
 
 from __future__ import annotations
 
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
 from django_filters.rest_framework import DjangoFilterBackend
@@ -23,7 +24,7 @@ from activities import access, selectors, services
 from activities.models import ActivityType, Product, Source
 
 from . import bulk
-from .errors import api_error
+from .errors import BodyTooLarge, api_error
 from .filters import MAX_ID, ActivityFilter, DealFilter, RepFilter, StableOrderingFilter, TeamFilter
 from .permissions import IsRepForCreate
 from .serializers import (
@@ -87,7 +88,11 @@ class _Base(viewsets.GenericViewSet):
         return super().get_object()
 
     def parse(self, serializer_class, **kwargs):
-        serializer = serializer_class(data=self.request.data, context=self.get_serializer_context(), **kwargs)
+        try:
+            data = self.request.data
+        except RequestDataTooBig as exc:
+            raise BodyTooLarge() from exc
+        serializer = serializer_class(data=data, context=self.get_serializer_context(), **kwargs)
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
 
