@@ -60,6 +60,15 @@ SIGNED_OUT_OR_REFUSED = OpenApiResponse(
 NOT_FOUND = OpenApiResponse(description=_("No such row, or not yours to see."))
 THROTTLED = OpenApiResponse(description=_("Too many writes; retry after the Retry-After seconds."))
 WRITE_RESPONSES = {400: BAD_INPUT, 403: SIGNED_OUT_OR_REFUSED, 404: NOT_FOUND, 429: THROTTLED}
+STALE_RESPONSES = {
+    409: OpenApiResponse(
+        description=_(
+            "The body's version is not the row's any more: nothing was saved; "
+            "the answer holds the current row."
+        )
+    ),
+    412: OpenApiResponse(description=_("If-Match names another version than the row's: nothing was saved.")),
+}
 BULK_RESPONSES = {
     200: BulkResultsSerializer,
     400: OpenApiResponse(
@@ -101,6 +110,23 @@ class _Base(viewsets.GenericViewSet):
         return self.get_paginated_response(serializer_class(page, many=True).data)
 
 
+def etag(row) -> str:
+    """A deal's or activity's entity tag: its version (bumped by every save through the services)."""
+    return f'"{row.version}"'
+
+
+def if_match_version(request) -> int | None:
+    """The version an If-Match header names: None without the header (or with *), 0 for one that
+    names no version of ours (so it matches none)."""
+    raw = request.headers.get("If-Match")
+    if raw is None or raw.strip() == "*":
+        return None
+    tag = raw.strip()
+    if len(tag) > 2 and tag[0] == tag[-1] == '"' and tag[1:-1].isdigit():
+        return int(tag[1:-1])
+    return 0
+
+
 class _WritableBase(WriteThrottleMixin, _Base):
     permission_classes = [IsAuthenticated, IsRepForCreate]
     editable = None  # access.editable_activities / editable_deals
@@ -114,6 +140,29 @@ class _WritableBase(WriteThrottleMixin, _Base):
 
     def rep(self):
         return access.rep_of(self.request.user)
+
+    def save_versioned(self, write, output_class, *, body_version: int | None):
+        """`write(version)` under the version the caller last read: If-Match's (412 when the row moved
+        on) or else the body's `version` (409 with the current row); neither writes as before."""
+        header = if_match_version(self.request)
+        try:
+            row = write(header if header is not None else body_version)
+        except services.StaleVersion as exc:
+            current = exc.current
+            message = _(
+                "This %(model)s changed since you read it: it is at version %(current)s now. "
+                "Nothing was saved."
+            ) % {"model": current._meta.verbose_name, "current": current.version}
+            headers = {"ETag": etag(current)}
+            if header is not None:
+                return Response(
+                    {"detail": message}, status=status.HTTP_412_PRECONDITION_FAILED, headers=headers
+                )
+            body = {"version": [message], "current": output_class(current).data}
+            return Response(body, status=status.HTTP_409_CONFLICT, headers=headers)
+        except DjangoValidationError as exc:
+            raise api_error(exc) from exc
+        return Response(output_class(row).data, headers={"ETag": etag(row)})
 
 
 # --- activities -------------------------------------------------------------
@@ -130,12 +179,12 @@ class _WritableBase(WriteThrottleMixin, _Base):
     update=extend_schema(
         summary=_("Edit one of your activities"),
         request=ActivityUpdateSerializer,
-        responses={200: ActivitySerializer, **WRITE_RESPONSES},
+        responses={200: ActivitySerializer, **WRITE_RESPONSES, **STALE_RESPONSES},
     ),
     partial_update=extend_schema(
         summary=_("Edit some fields of one of your activities"),
         request=ActivityUpdateSerializer,
-        responses={200: ActivitySerializer, **WRITE_RESPONSES},
+        responses={200: ActivitySerializer, **WRITE_RESPONSES, **STALE_RESPONSES},
     ),
     destroy=extend_schema(
         summary=_("Delete one of your activities"),
@@ -157,7 +206,8 @@ class ActivityViewSet(_WritableBase):
         return self.page(self.get_queryset(), ActivitySerializer)
 
     def retrieve(self, request, pk=None):
-        return Response(ActivitySerializer(self.get_object()).data)
+        activity = self.get_object()
+        return Response(ActivitySerializer(activity).data, headers={"ETag": etag(activity)})
 
     def create(self, request):
         data = self.parse(ActivityInputSerializer)
@@ -172,11 +222,12 @@ class ActivityViewSet(_WritableBase):
     def update(self, request, pk=None, partial=False):
         activity = self.editable_object()
         data = self.parse(ActivityUpdateSerializer, partial=partial)
-        try:
-            activity = services.activity_update(activity=activity, **data)
-        except DjangoValidationError as exc:
-            raise api_error(exc) from exc
-        return Response(ActivitySerializer(activity).data)
+        body_version = data.pop("version", None)
+        return self.save_versioned(
+            lambda version: services.activity_update(activity=activity, version=version, **data),
+            ActivitySerializer,
+            body_version=body_version,
+        )
 
     def partial_update(self, request, pk=None):
         return self.update(request, pk=pk, partial=True)
@@ -218,12 +269,12 @@ class ActivityViewSet(_WritableBase):
     update=extend_schema(
         summary=_("Edit one of your deals (not its stage: see move)"),
         request=DealUpdateSerializer,
-        responses={200: DealSerializer, **WRITE_RESPONSES},
+        responses={200: DealSerializer, **WRITE_RESPONSES, **STALE_RESPONSES},
     ),
     partial_update=extend_schema(
         summary=_("Edit some fields of one of your deals (not its stage: see move)"),
         request=DealUpdateSerializer,
-        responses={200: DealSerializer, **WRITE_RESPONSES},
+        responses={200: DealSerializer, **WRITE_RESPONSES, **STALE_RESPONSES},
     ),
     destroy=extend_schema(
         summary=_("Delete one of your deals"),
@@ -245,7 +296,8 @@ class DealViewSet(_WritableBase):
         return self.page(self.get_queryset(), DealSerializer)
 
     def retrieve(self, request, pk=None):
-        return Response(DealSerializer(self.get_object()).data)
+        deal = self.get_object()
+        return Response(DealSerializer(deal).data, headers={"ETag": etag(deal)})
 
     def create(self, request):
         data = self.parse(DealInputSerializer)
@@ -260,11 +312,12 @@ class DealViewSet(_WritableBase):
     def update(self, request, pk=None, partial=False):
         deal = self.editable_object()
         data = self.parse(DealUpdateSerializer, partial=partial)
-        try:
-            deal = services.deal_update(deal=deal, **data)
-        except DjangoValidationError as exc:
-            raise api_error(exc) from exc
-        return Response(DealSerializer(deal).data)
+        body_version = data.pop("version", None)
+        return self.save_versioned(
+            lambda version: services.deal_update(deal=deal, version=version, **data),
+            DealSerializer,
+            body_version=body_version,
+        )
 
     def partial_update(self, request, pk=None):
         return self.update(request, pk=pk, partial=True)
