@@ -5,6 +5,7 @@ bomb before openpyxl parses it (the memory of the importing process stays flat),
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -14,15 +15,19 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, FakePayload, encode_multipart
 from django.urls import reverse
+from django.utils import timezone
 from openpyxl import Workbook
 
-from activities.imports import ImportFileError
+from activities import rules, services
+from activities.imports import ImportFileError, run_import
 from activities.imports.readers import open_table
 from activities.models import Activity, ImportJob
 from tests.api.conftest import activity_type, token_client
+from tests.imports.helpers import csv_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -208,7 +213,7 @@ CHILD = """
 import resource, sys
 import django
 django.setup()
-from activities.imports import ImportFileError
+from activities.imports import ImportFileError, run_import
 from activities.imports.readers import open_table
 try:
     with open_table(sys.argv[1], sys.argv[1]) as table:
@@ -280,4 +285,59 @@ class BombTests:
         assert response.status_code == 302
         assert job.status == ImportJob.Status.ERROR, job.status
         assert "xl/sharedStrings.xml" in job.error and "1.5\xa0GB" in job.error
+        assert not Activity.objects.exists()
+
+
+# --- text lengths -------------------------------------------------------------------------------
+
+LIMIT = rules.NOTES_MAX_LENGTH
+
+
+class NotesLimitTests:
+    def test_the_service_refuses_longer_notes_naming_the_field(self, cast):
+        with pytest.raises(ValidationError) as caught:
+            services.activity_log(rep=cast.rep_a1, type=activity_type(), notes="n" * (LIMIT + 1))
+        assert list(caught.value.message_dict) == ["notes"]
+        assert "at most 10000 characters" in caught.value.message_dict["notes"][0]
+        services.activity_log(rep=cast.rep_a1, type=activity_type(), notes="n" * LIMIT)
+        assert Activity.objects.get().notes == "n" * LIMIT
+
+    def test_the_form_refuses_longer_notes_beside_the_field(self, cast, client):
+        client.force_login(cast.rep_a1.user)
+        data = {
+            "type": activity_type().pk,
+            "occurred_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
+            "duration_minutes": 10,
+            "notes": "n" * (LIMIT + 1),
+        }
+        response = client.post(reverse("activity_create"), data)
+        assert response.status_code == 200
+        assert "at most 10000 characters" in " ".join(response.context["form"].errors["notes"])
+        assert 'maxlength="10000"' in response.content.decode()
+        assert not Activity.objects.exists()
+
+    def test_9_mb_of_notes_through_the_api_is_a_400_naming_notes(self, cast):
+        api = token_client(cast.rep_a1.user)
+        body = {"type": activity_type().pk, "duration_minutes": 10, "notes": "n" * (9 * MIB)}
+        response = api.post("/api/v1/activities/", body, format="json")
+        assert response.status_code == 400
+        assert list(response.json()) == ["notes"]
+        assert "no more than 10000 characters" in response.json()["notes"][0]
+        assert not Activity.objects.exists()
+        deal = services.deal_open(owner=cast.rep_a1, name="Deal", amount=10)
+        response = api.patch(f"/api/v1/deals/{deal.pk}/", {"name": "d" * 201}, format="json")
+        assert response.status_code == 400 and list(response.json()) == ["name"]
+
+    def test_an_import_row_with_longer_notes_is_an_error_naming_the_column(self, cast):
+        header = ["rep", "type", "occurred_at", "duration_minutes", "notes"]
+        data = csv_bytes(
+            header,
+            [
+                ["rep_a1", "Call", "2026-01-05 09:00", 15, "n" * LIMIT],
+                ["rep_a1", "Call", "2026-01-05 10:00", 15, "n" * (LIMIT + 1)],
+            ],
+        )
+        report = run_import("activities", io.BytesIO(data), filename="notes.csv")
+        assert [(error.row, error.column) for error in report.errors] == [(3, "notes")]
+        assert "longer than 10000 characters" in report.errors[0].reason
         assert not Activity.objects.exists()
