@@ -254,8 +254,10 @@ def deal_move_stage(
     Moves of one deal are serialised by the lock on its row: each starts from the stage
     the previous one left (never from the caller's copy) and is stamped after it.
     """
-    # Only the deal's row: locking its stage too (the join) would serialise every move into it.
-    locked = Deal.objects.select_for_update(of=("self",)).select_related("stage").get(pk=deal.pk)
+    # The deal's row alone, without a join: after waiting for another move, PostgreSQL re-checks a
+    # locked row against the join, and with the stage it joined then (the old one) it would find
+    # no deal at all (DoesNotExist); a join would also lock the stage, serialising every move into it.
+    locked = Deal.objects.select_for_update().get(pk=deal.pk)
     _check_version(locked, version)
     if locked.stage_id == to_stage.pk:
         raise ValidationError({"to_stage": _("The deal is already in this stage.")})
