@@ -19,9 +19,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from activities import services
-from activities.models import Activity, DealStageChange, Stage
+from activities.models import Activity, Deal, DealStageChange, Stage
 from tests.api.conftest import log, open_deal, token_client
 from tests.conftest import need
+from tests.test_admin import form_errors, page_data, url
 
 pytestmark = pytest.mark.django_db
 
@@ -91,6 +92,27 @@ class StaleFormTests:
         assert client.post(reverse("deal_edit", args=[deal.pk]), data).status_code == 302
         deal.refresh_from_db()
         assert (deal.name, deal.version) == ("Old client", 3)
+
+
+class StaleAdminTests:
+    def test_a_stale_admin_change_form_is_refused_and_writes_nothing(self, cast, client):
+        deal = open_deal(cast.rep_a1, amount="1000.00")
+        client.force_login(cast.admin)
+        address = url(Deal, "change", deal.pk)
+        opened = page_data(client.get(address))
+        assert opened["seen_version"] == 1
+        services.deal_move_stage(deal=deal, to_stage=stage("Won"), by=cast.rep_a1.user, amount=Decimal("900"))
+
+        for changes in ({"amount": "1500"}, {"stage": stage("Lost").pk}):
+            response = client.post(address, {**opened, **changes})
+            assert "This deal changed since you opened it" in " ".join(form_errors(response)["__all__"])
+        deal.refresh_from_db()
+        assert (deal.amount, deal.stage.name, deal.version) == (Decimal("900.00"), "Won", 2)
+        # Opened again, it saves.
+        response = client.post(address, {**page_data(client.get(address)), "amount": "1500"})
+        assert response.status_code == 302
+        deal.refresh_from_db()
+        assert (deal.amount, deal.version) == (Decimal("1500.00"), 3)
 
 
 class StaleApiTests:
