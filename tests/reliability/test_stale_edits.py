@@ -157,9 +157,10 @@ class StaleApiTests:
 
 
 @pytest.mark.services
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 class ConcurrentMoveTests:
-    """Real PostgreSQL row locks between two connections (threads), so transactional_db."""
+    """Real PostgreSQL row locks between two connections (threads), so a transactional test; the
+    pipeline's stages come back from the migrations' rows (serialized_rollback)."""
 
     def test_two_moves_of_one_deal_at_once_are_both_recorded_in_order(self, cast):
         need(
