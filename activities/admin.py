@@ -328,6 +328,14 @@ DEAL_DETAILS = ("name", "amount", "account", "product", "revenue_type", "expecte
 
 class DealAdminForm(ServiceWriteForm):
     error_field_aliases = {"to_stage": "stage"}
+    # The version the page was opened on: a save over a newer one is refused (no lost updates).
+    # (Not `version`: the model's field is not editable, and a ModelForm may not name it.)
+    seen_version = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["seen_version"].initial = self.instance.version
 
     class Meta:
         model = Deal
@@ -371,18 +379,35 @@ class DealAdminForm(ServiceWriteForm):
                 external_id=data.get("external_id", ""),
                 by=by,
             )
+        try:
+            return self._change(data, by=by)
+        except services.StaleVersion as exc:
+            raise ValidationError(
+                gettext(
+                    "This deal changed since you opened it: nothing was saved. "
+                    "Reload the page to see its current values."
+                )
+            ) from exc
+
+    def _change(self, data, *, by) -> Deal:
         changed = set(self.changed_data)
         deal = Deal.objects.get(pk=self.instance.pk)
+        version = data.get("seen_version")
         details = {name: data[name] for name in DEAL_DETAILS if name in changed}
         if details:
-            deal = services.deal_update(deal=deal, **details)
+            deal = services.deal_update(deal=deal, version=version, **details)
+            version = None  # checked, and bumped by this very save
         if "stage" in changed:
             to_stage = data["stage"]
             # Moving to an open stage reopens the deal: the old closing date goes,
             # unless the admin typed a new one (which the service then rejects).
             keep_date = to_stage.is_closed or "closed_on" in changed
             deal = services.deal_move_stage(
-                deal=deal, to_stage=to_stage, by=by, closed_on=data.get("closed_on") if keep_date else None
+                deal=deal,
+                to_stage=to_stage,
+                by=by,
+                closed_on=data.get("closed_on") if keep_date else None,
+                version=version,
             )
         elif "closed_on" in changed:
             raise ValidationError(
@@ -443,7 +468,7 @@ class DealAdmin(ServiceWriteAdminMixin, admin.ModelAdmin):
     date_hierarchy = "opened_on"
     ordering = ["-opened_on", "-id"]
     fieldsets = [
-        (None, {"fields": ["name", "owner", "account", "product", "amount", "revenue_type"]}),
+        (None, {"fields": ["name", "owner", "account", "product", "amount", "revenue_type", "seen_version"]}),
         (_("Pipeline"), {"fields": ["stage", "opened_on", "expected_close_on", "closed_on"]}),
         (_("Origin"), {"fields": ["source", "external_id", "created_at", "updated_at"]}),
     ]

@@ -12,12 +12,24 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import access, selectors
+from . import access, rules, selectors
 from .models import Account, Activity, ActivityType, Deal, Product, Rep, Stage, Team, Territory
 from .templatetags.salestrack import label
 
 DATETIME_LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
 DATE_FORMAT = "%Y-%m-%d"
+
+
+def stale_form(form_class, form: forms.Form, current, **kwargs) -> forms.Form:
+    """`form` again, its hidden version now `current`'s: saving it again replaces what changed."""
+    data = form.data.copy()
+    data["version"] = current.version
+    return form_class(data, **kwargs)
+
+
+def stale_values(form: forms.Form, current) -> list[tuple[str, object]]:
+    """The stored values of the fields of `form`, for the stale-edit notice."""
+    return [(field.label, getattr(current, name)) for name, field in form.fields.items() if name != "version"]
 
 
 def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
@@ -63,6 +75,11 @@ class StageSelect(forms.Select):
         if instance is not None:
             option["attrs"]["data-kind"] = instance.kind
         return option
+
+
+def _version_field():
+    # The version of the row the form was opened on; the service refuses the save if it moved on.
+    return forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
 
 def _date_field(label, **kwargs):
@@ -113,7 +130,13 @@ class ActivityForm(forms.Form):
         label=_("Account"), queryset=Account.objects.none(), required=False, empty_label=_("— no account —")
     )
     outcome = forms.CharField(label=_("Outcome"), max_length=200, required=False)
-    notes = forms.CharField(label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    notes = forms.CharField(
+        label=_("Notes"),
+        required=False,
+        max_length=rules.NOTES_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    version = _version_field()
 
     def __init__(self, *args, rep: Rep, user, activity: Activity | None = None, **kwargs):
         if activity is not None:
@@ -127,6 +150,7 @@ class ActivityForm(forms.Form):
                     "account": activity.account_id,
                     "outcome": activity.outcome,
                     "notes": activity.notes,
+                    "version": activity.version,
                 }
             )
         super().__init__(*args, **kwargs)
@@ -158,7 +182,7 @@ class ActivityForm(forms.Form):
         """The service's arguments; on an edit only what changed, so that an untouched
         time keeps its seconds (the datetime-local input only shows minutes)."""
         names = self.changed_data if changed_only else self.fields
-        return {name: self.cleaned_data[name] for name in names}
+        return {name: self.cleaned_data[name] for name in names if name != "version"}
 
 
 class ActivityFilterForm(forms.Form):
@@ -203,6 +227,7 @@ class DealForm(forms.Form):
     )
     opened_on = _date_field(_("Opened on"))
     expected_close_on = _date_field(_("Expected close"), required=False)
+    version = _version_field()
 
     def __init__(self, *args, user, deal: Deal | None = None, **kwargs):
         if deal is not None:
@@ -215,6 +240,7 @@ class DealForm(forms.Form):
                     "revenue_type": deal.revenue_type,
                     "opened_on": deal.opened_on,
                     "expected_close_on": deal.expected_close_on,
+                    "version": deal.version,
                 }
             )
         super().__init__(*args, **kwargs)
@@ -224,7 +250,7 @@ class DealForm(forms.Form):
             self.initial.setdefault("opened_on", timezone.localdate())
 
     def service_kwargs(self) -> dict:
-        return {name: self.cleaned_data[name] for name in self.fields}
+        return {name: self.cleaned_data[name] for name in self.fields if name != "version"}
 
 
 class DealMoveForm(forms.Form):

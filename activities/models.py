@@ -8,10 +8,12 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+
+from .rules import NOTES_MAX_LENGTH
 
 
 class User(AbstractUser):
@@ -197,6 +199,12 @@ class Stage(models.Model):
         return self.kind != self.Kind.OPEN
 
 
+def version_field():
+    """Counts the saves of a row through the services: an edit made from an older version is refused
+    (activities.services.StaleVersion), so two tabs or two clients never overwrite each other silently."""
+    return models.PositiveIntegerField(_("version"), default=1, db_default=1, editable=False)
+
+
 class Source(models.TextChoices):
     """Where a row came from; external_id is unique per source."""
 
@@ -248,6 +256,7 @@ class Deal(models.Model):
     external_id = models.CharField(_("external id"), max_length=100, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    version = version_field()
 
     class Meta:
         ordering = ["-opened_on", "-id"]
@@ -381,11 +390,17 @@ class Activity(models.Model):
         related_name="activities",
     )
     outcome = models.CharField(_("outcome"), max_length=200, blank=True)
-    notes = models.TextField(_("notes"), blank=True)
+    notes = models.TextField(
+        _("notes"),
+        blank=True,
+        max_length=NOTES_MAX_LENGTH,
+        validators=[MaxLengthValidator(NOTES_MAX_LENGTH)],
+    )
     source = models.CharField(_("source"), max_length=10, choices=Source, default=Source.MANUAL)
     external_id = models.CharField(_("external id"), max_length=100, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    version = version_field()
 
     class Meta:
         ordering = ["-occurred_at", "-id"]

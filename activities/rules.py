@@ -12,6 +12,9 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+# The longest notes an activity may carry (characters): a page of text, not a file pasted in.
+NOTES_MAX_LENGTH = 10_000
+
 
 def earliest_day() -> date:
     """No date before this is plausible in a sales team's records (SALESTRACK_EARLIEST_DATE)."""

@@ -27,6 +27,24 @@ def _check_day(errors: dict, field: str, day: date | None, *, future_ok: bool = 
         errors.setdefault(field, []).append(problem)
 
 
+class StaleVersion(Exception):
+    """An edit made from an older version of the row than the stored one; nothing was written.
+
+    `current` is the row as stored now, so the caller can show what changed.
+    """
+
+    def __init__(self, current):
+        super().__init__(f"{type(current).__name__} {current.pk} is at version {current.version}")
+        self.current = current
+
+
+def _check_version(row, version: int | None) -> None:
+    """`version`, when the caller knows one, must be the locked row's; every save bumps it."""
+    if version is not None and version != row.version:
+        raise StaleVersion(row)
+    row.version += 1
+
+
 def _raise(errors: dict) -> None:
     if errors:
         raise ValidationError(errors)
@@ -96,12 +114,15 @@ _ACTIVITY_EDITABLE = {"type", "occurred_at", "duration_minutes", "deal", "accoun
 
 
 @transaction.atomic
-def activity_update(*, activity: Activity, **fields) -> Activity:
+def activity_update(*, activity: Activity, version: int | None = None, **fields) -> Activity:
+    """Edit an activity; with `version` (the one the editor started from) a newer stored row
+    raises StaleVersion instead of being overwritten."""
     unknown = set(fields) - _ACTIVITY_EDITABLE
     if unknown:
         raise TypeError(f"activity_update() cannot change {sorted(unknown)}")
     # Work on a fresh copy so a rejected update leaves the caller's object untouched.
     updated = Activity.objects.select_for_update().get(pk=activity.pk)
+    _check_version(updated, version)
     stored_type_id = updated.type_id
     stored_days = activity_days([updated])
     for name, value in fields.items():
@@ -198,12 +219,14 @@ _DEAL_EDITABLE = {"name", "amount", "account", "product", "revenue_type", "expec
 
 
 @transaction.atomic
-def deal_update(*, deal: Deal, **fields) -> Deal:
-    """Edit a deal's details. Its stage only changes through deal_move_stage()."""
+def deal_update(*, deal: Deal, version: int | None = None, **fields) -> Deal:
+    """Edit a deal's details (StaleVersion as activity_update). Its stage only changes through
+    deal_move_stage()."""
     unknown = set(fields) - _DEAL_EDITABLE
     if unknown:
         raise TypeError(f"deal_update() cannot change {sorted(unknown)}")
     updated = Deal.objects.select_for_update().get(pk=deal.pk)
+    _check_version(updated, version)
     stored_days = deal_days([updated])
     for name, value in fields.items():
         setattr(updated, name, value)
@@ -222,13 +245,20 @@ def deal_move_stage(
     closed_on: date | None = None,
     amount: Decimal | None = None,
     changed_at: datetime | None = None,
+    version: int | None = None,
 ) -> Deal:
     """Move a deal to another stage and record the move.
 
     Entering a won or lost stage sets closed_on (today unless given) and may
     confirm the final amount; moving back to an open stage reopens the deal.
+    Moves of one deal are serialised by the lock on its row: each starts from the stage
+    the previous one left (never from the caller's copy) and is stamped after it.
     """
-    locked = Deal.objects.select_for_update().select_related("stage").get(pk=deal.pk)
+    # The deal's row alone, without a join: after waiting for another move, PostgreSQL re-checks a
+    # locked row against the join, and with the stage it joined then (the old one) it would find
+    # no deal at all (DoesNotExist); a join would also lock the stage, serialising every move into it.
+    locked = Deal.objects.select_for_update().get(pk=deal.pk)
+    _check_version(locked, version)
     if locked.stage_id == to_stage.pk:
         raise ValidationError({"to_stage": _("The deal is already in this stage.")})
     from_stage = locked.stage

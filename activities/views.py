@@ -25,6 +25,8 @@ from .forms import (
     DealForm,
     DealMoveForm,
     add_service_errors,
+    stale_form,
+    stale_values,
 )
 
 PAGE_SIZE = 25
@@ -45,6 +47,14 @@ def _next_or(request, default: str) -> str:
     ):
         return target
     return default
+
+
+def _stale(request, template: str, form, current, context: dict, extra_values=()):
+    """409: the row changed since the form was opened. Nothing is written; the page shows the
+    stored values (templates/activities/_stale.html) above the user's entries, which a second
+    save then puts in their place."""
+    context.update(form=form, stale_values=[*stale_values(form, current), *extra_values], stale=current)
+    return render(request, template, context, status=409)
 
 
 def _page(request, queryset):
@@ -127,7 +137,17 @@ def activity_edit(request, pk: int):
     )
     if request.method == "POST" and form.is_valid():
         try:
-            services.activity_update(activity=activity, **form.service_kwargs(changed_only=True))
+            services.activity_update(
+                activity=activity,
+                version=form.cleaned_data["version"],
+                **form.service_kwargs(changed_only=True),
+            )
+        except services.StaleVersion as exc:
+            current = exc.current
+            form = stale_form(
+                ActivityForm, form, current, rep=current.rep, user=request.user, activity=current
+            )
+            return _stale(request, "activities/activity_form.html", form, current, {"activity": current})
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
@@ -216,7 +236,12 @@ def deal_edit(request, pk: int):
     form = DealForm(request.POST if request.method == "POST" else None, user=request.user, deal=deal)
     if request.method == "POST" and form.is_valid():
         try:
-            services.deal_update(deal=deal, **form.service_kwargs())
+            services.deal_update(deal=deal, version=form.cleaned_data["version"], **form.service_kwargs())
+        except services.StaleVersion as exc:
+            current = exc.current
+            form = stale_form(DealForm, form, current, user=request.user, deal=current)
+            stage = [(_("Stage"), current.stage), (_("Closed on"), current.closed_on)]
+            return _stale(request, "activities/deal_form.html", form, current, {"deal": current}, stage)
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:

@@ -287,6 +287,20 @@ if SALESTRACK_METRICS_RUN_STALE_MINUTES * 60 <= SALESTRACK_METRICS_CHUNK_TIME_LI
         "SALESTRACK_METRICS_RUN_STALE_MINUTES must be longer than SALESTRACK_METRICS_CHUNK_TIME_LIMIT_SECONDS"
     )
 
+# --- size limits and no lost updates (issue 10) ---
+# Uploads are refused while they stream in, as soon as they pass SALESTRACK_IMPORT_MAX_BYTES
+# (activities.imports.uploads); a body announced bigger (Content-Length) is refused before it is read.
+FILE_UPLOAD_HANDLERS = ["activities.imports.uploads.LimitedUploadHandler"]
+# An .xlsx is a zip: before openpyxl parses it, no member may unpack to more than this (bytes)...
+SALESTRACK_XLSX_MAX_MEMBER_BYTES = env.int("SALESTRACK_XLSX_MAX_MEMBER_BYTES", default=1024 * 1024 * 1024)
+# ... nor all members together to more than this (bytes) ...
+SALESTRACK_XLSX_MAX_TOTAL_BYTES = env.int("SALESTRACK_XLSX_MAX_TOTAL_BYTES", default=2 * 1024 * 1024 * 1024)
+# ... nor unpack to more than this many times its compressed size (real workbooks stay well under 100,
+# a decompression bomb is near deflate's 1,000).
+SALESTRACK_XLSX_MAX_RATIO = env.int("SALESTRACK_XLSX_MAX_RATIO", default=250)
+if min(SALESTRACK_XLSX_MAX_MEMBER_BYTES, SALESTRACK_XLSX_MAX_TOTAL_BYTES, SALESTRACK_XLSX_MAX_RATIO) < 1:
+    raise ImproperlyConfigured("SALESTRACK_XLSX_MAX_* must be positive")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -11,20 +11,26 @@ as a `Sheet` of typed `Column`s, and gets both formats from here:
   (a dot as decimal separator, no grouping), whatever the user's language;
 - CSV starts with a UTF-8 byte order mark, so Excel reads names in any script, and is
   streamed row by row.
+
+Workbooks that users upload are checked with `xlsx_package_problem()` before anything parses them.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
+from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
 
 TEXT, INTEGER, MONEY, PERCENT, DATE, DATETIME = "text", "integer", "money", "percent", "date", "datetime"
 
@@ -191,3 +197,52 @@ def xlsx_response(sheet: Sheet, *, filename: str) -> HttpResponse:
     response = HttpResponse(xlsx_bytes(sheet), content_type=XLSX_CONTENT_TYPE)
     response["Content-Disposition"] = content_disposition_header(True, filename)
     return response
+
+
+# --- reading: the package before the workbook ------------------------------------------------
+
+# Small members (styles, relations) may compress very well without costing anything to unpack.
+RATIO_FROM_BYTES = 1024 * 1024
+
+
+def xlsx_package_problem(binary) -> str | None:
+    """Why the .xlsx package in `binary` (a seekable file) is refused before it is parsed, or None.
+
+    An .xlsx is a zip whose members openpyxl unpacks (the shared strings all in memory): each
+    member's uncompressed size and compression ratio, and their total, are checked against
+    SALESTRACK_XLSX_MAX_MEMBER_BYTES, SALESTRACK_XLSX_MAX_RATIO and SALESTRACK_XLSX_MAX_TOTAL_BYTES.
+    The sizes are those the zip's directory declares; Python's zipfile never unpacks a member
+    beyond its declared size (a lie ends in a CRC error), so they bound what parsing can cost.
+    Raises zipfile.BadZipFile when `binary` is no zip at all.
+    """
+    binary.seek(0)
+    with zipfile.ZipFile(binary) as package:
+        members = package.infolist()
+    binary.seek(0)
+    member_limit = settings.SALESTRACK_XLSX_MAX_MEMBER_BYTES
+    total_limit = settings.SALESTRACK_XLSX_MAX_TOTAL_BYTES
+    ratio_limit = settings.SALESTRACK_XLSX_MAX_RATIO
+    total = 0
+    for member in members:
+        size = member.file_size
+        if size > member_limit:
+            return _(
+                "%(member)s unpacks to %(size)s, more than the %(limit)s a part of a workbook may hold."
+            ) % {
+                "member": member.filename,
+                "size": filesizeformat(size),
+                "limit": filesizeformat(member_limit),
+            }
+        ratio = size / max(member.compress_size, 1)
+        if size > RATIO_FROM_BYTES and ratio > ratio_limit:
+            return _(
+                "%(member)s unpacks to %(ratio)s times its packed size (at most %(limit)s): "
+                "the file looks like a decompression bomb."
+            ) % {"member": member.filename, "ratio": int(ratio), "limit": ratio_limit}
+        total += size
+        if total > total_limit:
+            return _("The workbook unpacks to more than %(limit)s (at %(member)s).") % {
+                "member": member.filename,
+                "limit": filesizeformat(total_limit),
+            }
+    return None

@@ -8,10 +8,13 @@ the external-id constraints, which Django reports for the whole object, is put o
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import UniqueConstraint
-from rest_framework import serializers
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext as _
+from rest_framework import exceptions, serializers
 from rest_framework.settings import api_settings
 
 from activities.models import Activity, Deal
@@ -47,3 +50,16 @@ def api_error(
     exc: DjangoValidationError, rename: dict[str, str] | None = None
 ) -> serializers.ValidationError:
     return serializers.ValidationError(error_dict(exc, rename))
+
+
+class BodyTooLarge(exceptions.APIException):
+    """A body over DATA_UPLOAD_MAX_MEMORY_SIZE: 413, naming the limit (Django alone would answer 400)."""
+
+    status_code = 413
+    default_code = "too_large"
+
+    def __init__(self):
+        super().__init__(
+            _("The request body is larger than %(limit)s, the most this API accepts.")
+            % {"limit": filesizeformat(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)}
+        )

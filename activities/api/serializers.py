@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from activities import access
+from activities import access, rules
 from activities.models import (
     Account,
     Activity,
@@ -89,7 +89,9 @@ class ActivityInputSerializer(serializers.Serializer):
         scope=access.selectable_accounts, queryset=Account.objects.all(), required=False, allow_null=True
     )
     outcome = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    notes = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    notes = serializers.CharField(
+        max_length=rules.NOTES_MAX_LENGTH, required=False, allow_blank=True, trim_whitespace=False
+    )
     source = serializers.ChoiceField(choices=Source.choices, required=False, help_text=_("api unless told."))
     external_id = serializers.CharField(
         max_length=100,
@@ -107,8 +109,16 @@ class ActivityInputSerializer(serializers.Serializer):
         return rep
 
 
+VERSION_HELP = _(
+    "The version you read (also the ETag of GET): a newer stored one answers 409 and nothing is saved. "
+    'Or send If-Match: "<version>" (412). Leave both out to save whatever the row holds.'
+)
+
+
 class ActivityUpdateSerializer(ActivityInputSerializer):
     """Edit an activity: rep, source and external_id stay as logged."""
+
+    version = serializers.IntegerField(required=False, min_value=1, help_text=VERSION_HELP)
 
     def get_fields(self):
         fields = super().get_fields()
@@ -139,6 +149,7 @@ class ActivitySerializer(serializers.ModelSerializer):
             "external_id",
             "created_at",
             "updated_at",
+            "version",
         ]
         read_only_fields = fields
 
@@ -190,6 +201,8 @@ class DealInputSerializer(serializers.Serializer):
 
 class DealUpdateSerializer(DealInputSerializer):
     """Edit a deal's details; its stage (and closing date) only change through /move/."""
+
+    version = serializers.IntegerField(required=False, min_value=1, help_text=VERSION_HELP)
 
     def get_fields(self):
         fields = super().get_fields()
@@ -249,6 +262,7 @@ class DealSerializer(serializers.ModelSerializer):
             "external_id",
             "created_at",
             "updated_at",
+            "version",
         ]
         read_only_fields = fields
 

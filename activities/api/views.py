@@ -8,6 +8,7 @@ they see but may not change (a manager looking at a rep's entry) answers 403.
 
 from __future__ import annotations
 
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
 from django_filters.rest_framework import DjangoFilterBackend
@@ -23,7 +24,7 @@ from activities import access, selectors, services
 from activities.models import ActivityType, Product, Source
 
 from . import bulk
-from .errors import api_error
+from .errors import BodyTooLarge, api_error
 from .filters import MAX_ID, ActivityFilter, DealFilter, RepFilter, StableOrderingFilter, TeamFilter
 from .permissions import IsRepForCreate
 from .serializers import (
@@ -59,6 +60,15 @@ SIGNED_OUT_OR_REFUSED = OpenApiResponse(
 NOT_FOUND = OpenApiResponse(description=_("No such row, or not yours to see."))
 THROTTLED = OpenApiResponse(description=_("Too many writes; retry after the Retry-After seconds."))
 WRITE_RESPONSES = {400: BAD_INPUT, 403: SIGNED_OUT_OR_REFUSED, 404: NOT_FOUND, 429: THROTTLED}
+STALE_RESPONSES = {
+    409: OpenApiResponse(
+        description=_(
+            "The body's version is not the row's any more: nothing was saved; "
+            "the answer holds the current row."
+        )
+    ),
+    412: OpenApiResponse(description=_("If-Match names another version than the row's: nothing was saved.")),
+}
 BULK_RESPONSES = {
     200: BulkResultsSerializer,
     400: OpenApiResponse(
@@ -87,13 +97,34 @@ class _Base(viewsets.GenericViewSet):
         return super().get_object()
 
     def parse(self, serializer_class, **kwargs):
-        serializer = serializer_class(data=self.request.data, context=self.get_serializer_context(), **kwargs)
+        try:
+            data = self.request.data
+        except RequestDataTooBig as exc:
+            raise BodyTooLarge() from exc
+        serializer = serializer_class(data=data, context=self.get_serializer_context(), **kwargs)
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
 
     def page(self, queryset, serializer_class):
         page = self.paginate_queryset(self.filter_queryset(queryset))
         return self.get_paginated_response(serializer_class(page, many=True).data)
+
+
+def etag(row) -> str:
+    """A deal's or activity's entity tag: its version (bumped by every save through the services)."""
+    return f'"{row.version}"'
+
+
+def if_match_version(request) -> int | None:
+    """The version an If-Match header names: None without the header (or with *), 0 for one that
+    names no version of ours (so it matches none)."""
+    raw = request.headers.get("If-Match")
+    if raw is None or raw.strip() == "*":
+        return None
+    tag = raw.strip()
+    if len(tag) > 2 and tag[0] == tag[-1] == '"' and tag[1:-1].isdigit():
+        return int(tag[1:-1])
+    return 0
 
 
 class _WritableBase(WriteThrottleMixin, _Base):
@@ -110,6 +141,29 @@ class _WritableBase(WriteThrottleMixin, _Base):
     def rep(self):
         return access.rep_of(self.request.user)
 
+    def save_versioned(self, write, output_class, *, body_version: int | None):
+        """`write(version)` under the version the caller last read: If-Match's (412 when the row moved
+        on) or else the body's `version` (409 with the current row); neither writes as before."""
+        header = if_match_version(self.request)
+        try:
+            row = write(header if header is not None else body_version)
+        except services.StaleVersion as exc:
+            current = exc.current
+            message = _(
+                "This %(model)s changed since you read it: it is at version %(current)s now. "
+                "Nothing was saved."
+            ) % {"model": current._meta.verbose_name, "current": current.version}
+            headers = {"ETag": etag(current)}
+            if header is not None:
+                return Response(
+                    {"detail": message}, status=status.HTTP_412_PRECONDITION_FAILED, headers=headers
+                )
+            body = {"version": [message], "current": output_class(current).data}
+            return Response(body, status=status.HTTP_409_CONFLICT, headers=headers)
+        except DjangoValidationError as exc:
+            raise api_error(exc) from exc
+        return Response(output_class(row).data, headers={"ETag": etag(row)})
+
 
 # --- activities -------------------------------------------------------------
 
@@ -125,12 +179,12 @@ class _WritableBase(WriteThrottleMixin, _Base):
     update=extend_schema(
         summary=_("Edit one of your activities"),
         request=ActivityUpdateSerializer,
-        responses={200: ActivitySerializer, **WRITE_RESPONSES},
+        responses={200: ActivitySerializer, **WRITE_RESPONSES, **STALE_RESPONSES},
     ),
     partial_update=extend_schema(
         summary=_("Edit some fields of one of your activities"),
         request=ActivityUpdateSerializer,
-        responses={200: ActivitySerializer, **WRITE_RESPONSES},
+        responses={200: ActivitySerializer, **WRITE_RESPONSES, **STALE_RESPONSES},
     ),
     destroy=extend_schema(
         summary=_("Delete one of your activities"),
@@ -152,7 +206,8 @@ class ActivityViewSet(_WritableBase):
         return self.page(self.get_queryset(), ActivitySerializer)
 
     def retrieve(self, request, pk=None):
-        return Response(ActivitySerializer(self.get_object()).data)
+        activity = self.get_object()
+        return Response(ActivitySerializer(activity).data, headers={"ETag": etag(activity)})
 
     def create(self, request):
         data = self.parse(ActivityInputSerializer)
@@ -167,11 +222,12 @@ class ActivityViewSet(_WritableBase):
     def update(self, request, pk=None, partial=False):
         activity = self.editable_object()
         data = self.parse(ActivityUpdateSerializer, partial=partial)
-        try:
-            activity = services.activity_update(activity=activity, **data)
-        except DjangoValidationError as exc:
-            raise api_error(exc) from exc
-        return Response(ActivitySerializer(activity).data)
+        body_version = data.pop("version", None)
+        return self.save_versioned(
+            lambda version: services.activity_update(activity=activity, version=version, **data),
+            ActivitySerializer,
+            body_version=body_version,
+        )
 
     def partial_update(self, request, pk=None):
         return self.update(request, pk=pk, partial=True)
@@ -213,12 +269,12 @@ class ActivityViewSet(_WritableBase):
     update=extend_schema(
         summary=_("Edit one of your deals (not its stage: see move)"),
         request=DealUpdateSerializer,
-        responses={200: DealSerializer, **WRITE_RESPONSES},
+        responses={200: DealSerializer, **WRITE_RESPONSES, **STALE_RESPONSES},
     ),
     partial_update=extend_schema(
         summary=_("Edit some fields of one of your deals (not its stage: see move)"),
         request=DealUpdateSerializer,
-        responses={200: DealSerializer, **WRITE_RESPONSES},
+        responses={200: DealSerializer, **WRITE_RESPONSES, **STALE_RESPONSES},
     ),
     destroy=extend_schema(
         summary=_("Delete one of your deals"),
@@ -240,7 +296,8 @@ class DealViewSet(_WritableBase):
         return self.page(self.get_queryset(), DealSerializer)
 
     def retrieve(self, request, pk=None):
-        return Response(DealSerializer(self.get_object()).data)
+        deal = self.get_object()
+        return Response(DealSerializer(deal).data, headers={"ETag": etag(deal)})
 
     def create(self, request):
         data = self.parse(DealInputSerializer)
@@ -255,11 +312,12 @@ class DealViewSet(_WritableBase):
     def update(self, request, pk=None, partial=False):
         deal = self.editable_object()
         data = self.parse(DealUpdateSerializer, partial=partial)
-        try:
-            deal = services.deal_update(deal=deal, **data)
-        except DjangoValidationError as exc:
-            raise api_error(exc) from exc
-        return Response(DealSerializer(deal).data)
+        body_version = data.pop("version", None)
+        return self.save_versioned(
+            lambda version: services.deal_update(deal=deal, version=version, **data),
+            DealSerializer,
+            body_version=body_version,
+        )
 
     def partial_update(self, request, pk=None):
         return self.update(request, pk=pk, partial=True)

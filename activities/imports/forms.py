@@ -12,9 +12,9 @@ from django.utils.translation import gettext_lazy as _
 
 from activities.models import ImportJob
 
+from .uploads import MAX_MAPPING_BYTES, too_big_message
+
 EXTENSIONS = (".csv", ".xlsx")
-# A mapping names columns; anything bigger than this is not one.
-MAX_MAPPING_BYTES = 256 * 1024
 
 
 class ImportUploadForm(forms.Form):
@@ -39,12 +39,18 @@ class ImportUploadForm(forms.Form):
         help_text=_("Check every row and show the report without writing anything."),
     )
 
-    def __init__(self, *args, kinds: tuple[str, ...], **kwargs):
+    def __init__(self, *args, kinds: tuple[str, ...], refused: int | None = None, **kwargs):
+        """`refused`: the limit the upload handler stopped the file at (it was not received)."""
         super().__init__(*args, **kwargs)
         # Only the kinds the viewer may import are offered, and only they are valid.
         self.fields["kind"].choices = [(kind, ImportJob.Kind(kind).label) for kind in kinds]
+        self.refused = refused
+        if refused is not None:
+            self.fields["file"].required = False
 
     def clean_file(self):
+        if self.refused is not None:
+            raise forms.ValidationError(too_big_message(self.refused), code="too_big")
         upload = self.cleaned_data["file"]
         if Path(upload.name).suffix.lower() not in EXTENSIONS:
             raise forms.ValidationError(

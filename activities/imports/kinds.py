@@ -29,7 +29,7 @@ from django.contrib.auth.models import Group
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -437,7 +437,7 @@ class ActivitiesKind(Kind):
             rec, "account", self.accounts, label=LABELS["account"], creatable="account"
         )
         data["outcome"] = self.string(rec, "outcome", 200)
-        data["notes"] = self.string(rec, "notes")
+        data["notes"] = self.string(rec, "notes", rules.NOTES_MAX_LENGTH)
 
     def plan(self, recs: list[Record]) -> None:
         refs = defaultdict(set)
@@ -547,10 +547,13 @@ class ActivitiesKind(Kind):
                 if isinstance(obj.account_id, NewName):
                     obj.account_id = accounts[obj.account_id.lower()]
                 obj.updated_at = self.now
+                obj.version = F("version") + 1  # an open edit form of it is now stale
                 objs.append(obj)
                 days.add(old_day)
                 days.add(obj.occurred_at.astimezone(tz).date())
-            Activity.objects.bulk_update(objs, [*self.WRITE_FIELDS, "updated_at"], batch_size=BATCH_SIZE)
+            Activity.objects.bulk_update(
+                objs, [*self.WRITE_FIELDS, "updated_at", "version"], batch_size=BATCH_SIZE
+            )
 
     def finish(self) -> None:
         self.inserter.flush()
@@ -766,7 +769,11 @@ class DealsKind(Kind):
                     )
                 )
         if updates:
-            Deal.objects.bulk_update(updates, [*self.WRITE_FIELDS, "updated_at"], batch_size=BATCH_SIZE)
+            for obj in updates:
+                obj.version = F("version") + 1
+            Deal.objects.bulk_update(
+                updates, [*self.WRITE_FIELDS, "updated_at", "version"], batch_size=BATCH_SIZE
+            )
         DealStageChange.objects.bulk_create(moves, batch_size=BATCH_SIZE)
 
     def prepare_write(self) -> dict[str, int]:

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from django.utils.translation import gettext as _
 
+from salestrack.spreadsheets import xlsx_package_problem
+
 from .report import ImportFileError
 
 CHUNK = 64 * 1024
@@ -183,6 +185,14 @@ class XlsxTable(Table):
     def __init__(self, binary):
         from openpyxl import load_workbook
 
+        try:
+            problem = xlsx_package_problem(binary)
+        except (zipfile.BadZipFile, OSError, ValueError) as exc:
+            raise ImportFileError(
+                _("The file is not an Excel workbook (.xlsx) or it is damaged: %(reason)s") % {"reason": exc}
+            ) from exc
+        if problem:
+            raise ImportFileError(problem)
         try:
             binary.seek(0)
             self.workbook = load_workbook(binary, read_only=True, data_only=True)

@@ -26,6 +26,7 @@ from activities.models import ImportJob
 
 from . import tasks
 from .forms import ImportUploadForm
+from .uploads import too_big_message, upload_refused
 
 ALL_KINDS = tuple(ImportJob.Kind.values)
 MANAGER_KINDS = access.MANAGER_IMPORT_KINDS
@@ -58,8 +59,14 @@ def _kinds_or_403(user) -> tuple[str, ...]:
 @require_http_methods(["GET", "POST"])
 def import_list(request):
     kinds = _kinds_or_403(request.user)
+    status = 200
     if request.method == "POST":
-        form = ImportUploadForm(request.POST, request.FILES, kinds=kinds)
+        refused = upload_refused(request)
+        if refused is not None:
+            status = 413
+            if not request.accepts("text/html"):
+                return JsonResponse({"file": [too_big_message(refused)]}, status=status)
+        form = ImportUploadForm(request.POST, request.FILES, kinds=kinds, refused=refused)
         if form.is_valid():
             data = form.cleaned_data
             job = tasks.import_job_create(
@@ -78,6 +85,7 @@ def import_list(request):
         request,
         "imports/list.html",
         {"form": form, "jobs": jobs, "show_owner": access.is_admin(request.user), "kinds": kinds},
+        status=status,
     )
 
 
