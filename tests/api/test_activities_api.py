@@ -7,6 +7,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework.throttling import ScopedRateThrottle
 
+from activities.api.throttles import ReadThrottle
 from activities.models import Activity, Source
 from metrics.models import ChangedDay
 from tests.api.conftest import activity_type, log, open_deal, token_client
@@ -253,15 +254,21 @@ class ActivityUpdateTests:
 
 
 class ThrottleTests:
-    def test_writes_are_throttled_reads_are_not(self, cast, monkeypatch):
+    def test_writes_are_throttled_and_reads_have_their_own_allowance(self, cast, monkeypatch):
         monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"writes": "2/min", "bulk": "1/min"})
+        monkeypatch.setattr(ReadThrottle, "THROTTLE_RATES", {"reads": "4/min"})
         client = token_client(cast.rep_a1.user)
         codes = [client.post(URL, {"type": activity_type().pk}, format="json").status_code for _ in range(3)]
         assert codes == [201, 201, 429]
-        assert all(client.get(URL).status_code == 200 for _ in range(5))
-        # Another user has their own allowance.
+        reads = [client.get(URL).status_code for _ in range(5)]
+        assert reads == [200, 200, 200, 200, 429]
+        # Every API read shares the allowance, lists and details of any resource alike.
+        refused = client.get("/api/v1/stages/")
+        assert refused.status_code == 429 and "Retry-After" in refused
+        # Another user has their own allowances.
         other = token_client(cast.rep_a2.user)
         assert other.post(URL, {"type": activity_type().pk}, format="json").status_code == 201
+        assert other.get(URL).status_code == 200
 
 
 BUDGET = 8
