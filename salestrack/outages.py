@@ -34,6 +34,7 @@ DATABASE_ERRORS = (OperationalError, InterfaceError)
 # One warning per service and minute: an outage must not flood the log with one per request.
 WARN_EVERY_SECONDS = 60
 _last_warned: dict[str, float] = {}
+PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.1}
 
 
 def warn_once(service: str, message: str, *args) -> None:
@@ -49,12 +50,14 @@ def warn_once(service: str, message: str, *args) -> None:
 def publish(task, *args, countdown: float | None = None, **kwargs) -> bool:
     """Send `task` to the workers; False (and a warning) when the broker is unreachable.
 
-    One attempt, no retries (with CELERY_BROKER_TRANSPORT_OPTIONS max_retries 0 this fails in
-    milliseconds on a dead Redis), and no result kept: nobody waits for these results, and
-    the result store's own reconnect retries were what made a save take 19 s.
+    One quick retry (a pooled connection left over from before a Redis restart is dropped
+    and a new one made), so a dead Redis costs milliseconds; and no result kept: nobody waits
+    for these results, and the result store's own reconnect retries made a save take 19 s.
     """
     try:
-        task.apply_async(args, kwargs, countdown=countdown, retry=False, ignore_result=True)
+        task.apply_async(
+            args, kwargs, countdown=countdown, ignore_result=True, retry=True, retry_policy=PUBLISH_RETRY
+        )
     except (BrokerError, *CACHE_ERRORS):
         warn_once("broker", "could not send %s: the broker is unreachable", task.name)
         return False

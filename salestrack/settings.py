@@ -296,11 +296,12 @@ if SALESTRACK_METRICS_RUN_STALE_MINUTES * 60 <= SALESTRACK_METRICS_CHUNK_TIME_LI
 REDIS_TIMEOUT_SECONDS = env.float("REDIS_TIMEOUT_SECONDS", default=0.5)
 if not 0 < REDIS_TIMEOUT_SECONDS <= 30:
     raise ImproperlyConfigured("REDIS_TIMEOUT_SECONDS must be more than 0 and at most 30")
-# Sending a task tries once: a dead broker costs milliseconds, not the default retries (the
-# changed-day marks wait in the database and housekeeping sends the run once Redis is back).
-# A worker's own connection still retries on its own (broker_connection_retry).
+# A web request sends a task with one quick retry (salestrack.outages.publish): a dead broker
+# costs milliseconds, the changed-day marks wait in the database, and housekeeping sends the run
+# once Redis is back. No max_retries here: the worker needs its own reconnect retries to survive
+# an outage (with max_retries 0, a worker holding an unacknowledged message exits).
 CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_TIMEOUT_SECONDS
-CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 0, "socket_connect_timeout": REDIS_TIMEOUT_SECONDS}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": REDIS_TIMEOUT_SECONDS}
 CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = REDIS_TIMEOUT_SECONDS
 if REDIS_URL:
     # The cache's calls fail fast too; throttles and the debounce then go on without it.
