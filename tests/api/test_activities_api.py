@@ -1,5 +1,6 @@
 """/api/v1/activities/: a rep logs, edits and deletes their own; managers read their teams'; admins all."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -269,6 +270,25 @@ class ThrottleTests:
         other = token_client(cast.rep_a2.user)
         assert other.post(URL, {"type": activity_type().pk}, format="json").status_code == 201
         assert other.get(URL).status_code == 200
+
+    def test_a_dead_cache_lets_reads_and_writes_through(self, cast, settings):
+        from tests.reliability.test_outages import _free_port
+
+        # A Redis that is not there: nothing listens on the port (connection refused).
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": f"redis://127.0.0.1:{_free_port()}/0",
+                "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25},
+            }
+        }
+        client = token_client(cast.rep_a1.user)
+        started = time.monotonic()
+        created = client.post(URL, {"type": activity_type().pk}, format="json")
+        listed = client.get(URL)
+        assert (created.status_code, listed.status_code) == (201, 200)
+        assert listed.json()["count"] == 1
+        assert time.monotonic() - started < 1
 
 
 BUDGET = 8
