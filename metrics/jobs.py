@@ -438,9 +438,8 @@ def metrics_housekeeping(*, dispatch: Callable[[], object]) -> dict:
     waiting = ChangedDay.objects.filter(
         marked_at__lt=timezone.now() - timedelta(seconds=3 * INCREMENTAL_DELAY)
     ).exists()
-    queued = bool(waiting and run_current() is None)
-    if queued:
-        dispatch()
+    # dispatch() is False when the broker is still down: the marks wait for the next time.
+    queued = bool(waiting and run_current() is None) and dispatch() is not False
     return {"ended": ended, "queued": queued}
 
 
