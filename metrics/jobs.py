@@ -63,21 +63,19 @@ def metrics_mark_changed(*, days: Iterable[date | None]) -> None:
 
 
 def _enqueue_incremental() -> None:
+    from salestrack.outages import CACHE_ERRORS, publish, warn_once
+
     from .tasks import run_incremental
 
     try:
         # cache.add is atomic: only the first change of a burst enqueues the run.
         if not cache.add(DEBOUNCE_KEY, True, timeout=INCREMENTAL_DELAY):
             return
-    except Exception:  # the cache being down must never fail a save
-        log.warning("could not reach the cache to debounce the incremental metrics run", exc_info=True)
-    try:
-        run_incremental.apply_async(countdown=INCREMENTAL_DELAY)
-    except Exception:  # nor the broker: the marks wait for the next run
-        log.warning(
-            "could not enqueue the incremental metrics run; the nightly run will catch up", exc_info=True
-        )
-        with contextlib.suppress(Exception):
+    except CACHE_ERRORS:  # the cache being down must never fail a save
+        warn_once("cache", "could not reach the cache to debounce the incremental metrics run")
+    # Nor the broker: the marks wait in the database and housekeeping sends the run later.
+    if not publish(run_incremental, countdown=INCREMENTAL_DELAY):
+        with contextlib.suppress(*CACHE_ERRORS):
             cache.delete(DEBOUNCE_KEY)  # so that the next change tries again
 
 
@@ -440,9 +438,8 @@ def metrics_housekeeping(*, dispatch: Callable[[], object]) -> dict:
     waiting = ChangedDay.objects.filter(
         marked_at__lt=timezone.now() - timedelta(seconds=3 * INCREMENTAL_DELAY)
     ).exists()
-    queued = bool(waiting and run_current() is None)
-    if queued:
-        dispatch()
+    # dispatch() is False when the broker is still down: the marks wait for the next time.
+    queued = bool(waiting and run_current() is None) and dispatch() is not False
     return {"ended": ended, "queued": queued}
 
 

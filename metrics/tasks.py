@@ -18,6 +18,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
+from salestrack.outages import publish
+
 from . import digest, jobs
 from .models import MetricRun
 from .periods import Period
@@ -158,7 +160,7 @@ def run_incremental(self) -> int | None:
 @shared_task(name="metrics.housekeeping")
 def housekeeping() -> dict:
     """Every few minutes: end runs whose worker died, and catch up on marks nobody ran for."""
-    return jobs.metrics_housekeeping(dispatch=lambda: run_incremental.delay())
+    return jobs.metrics_housekeeping(dispatch=lambda: publish(run_incremental))
 
 
 @shared_task(name="metrics.send_daily_digest")

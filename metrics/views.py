@@ -202,12 +202,12 @@ def refresh(request):
     """A manager or admin asks for the figures to be brought up to date (the incremental run)."""
     if not (access.is_manager(request.user) or access.is_admin(request.user)):
         raise PermissionDenied(_("Only managers and admins can ask for a refresh."))
+    from salestrack.outages import publish
+
     from .tasks import run_incremental
 
     pending = data.freshness().pending_days
-    try:
-        run_incremental.delay()
-    except Exception:  # noqa: BLE001 - the broker being down is reported, never a 500
+    if not publish(run_incremental):
         messages.error(request, _("The refresh could not be queued: the job queue is unreachable."))
     else:
         if pending:

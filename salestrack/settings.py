@@ -242,8 +242,11 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
-    # Write endpoints use ScopedRateThrottle with the "writes" scope (and "bulk" for bulk).
+    # Every GET counts against "reads"; write endpoints use "writes" (and "bulk" for bulk). The
+    # throttles let requests through when the cache is down (activities/api/throttles.py).
+    "DEFAULT_THROTTLE_CLASSES": ["activities.api.throttles.ReadThrottle"],
     "DEFAULT_THROTTLE_RATES": {
+        "reads": env.str("API_READ_RATE", default="600/min"),
         "writes": env.str("API_WRITE_RATE", default="120/min"),
         "bulk": env.str("API_BULK_RATE", default="20/min"),
     },
@@ -300,6 +303,38 @@ SALESTRACK_XLSX_MAX_TOTAL_BYTES = env.int("SALESTRACK_XLSX_MAX_TOTAL_BYTES", def
 SALESTRACK_XLSX_MAX_RATIO = env.int("SALESTRACK_XLSX_MAX_RATIO", default=250)
 if min(SALESTRACK_XLSX_MAX_MEMBER_BYTES, SALESTRACK_XLSX_MAX_TOTAL_BYTES, SALESTRACK_XLSX_MAX_RATIO) < 1:
     raise ImproperlyConfigured("SALESTRACK_XLSX_MAX_* must be positive")
+
+# --- outages of Redis and the database (issue 10) ---
+# How long a call to Redis (cache, broker, results) may wait to connect or for an answer
+# (seconds): with Redis down a save, an API write or a page still answers well under a second.
+REDIS_TIMEOUT_SECONDS = env.float("REDIS_TIMEOUT_SECONDS", default=0.5)
+if not 0 < REDIS_TIMEOUT_SECONDS <= 30:
+    raise ImproperlyConfigured("REDIS_TIMEOUT_SECONDS must be more than 0 and at most 30")
+# A web request sends a task with one quick retry (salestrack.outages.publish): a dead broker
+# costs milliseconds, the changed-day marks wait in the database, and housekeeping sends the run
+# once Redis is back. No max_retries here: the worker needs its own reconnect retries to survive
+# an outage (with max_retries 0, a worker holding an unacknowledged message exits).
+CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_TIMEOUT_SECONDS
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": REDIS_TIMEOUT_SECONDS}
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = REDIS_TIMEOUT_SECONDS
+if REDIS_URL:
+    # The cache's calls fail fast too; throttles and the debounce then go on without it.
+    CACHES["default"]["OPTIONS"] = {
+        "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+        "socket_timeout": REDIS_TIMEOUT_SECONDS,
+    }
+# An import job still "queued" this long after its upload (the broker was down) is sent again
+# by the import housekeeping; the job's compare-and-set claim keeps it from running twice.
+SALESTRACK_IMPORT_REQUEUE_MINUTES = env.int("SALESTRACK_IMPORT_REQUEUE_MINUTES", default=10)
+if SALESTRACK_IMPORT_REQUEUE_MINUTES < 1:
+    raise ImproperlyConfigured("SALESTRACK_IMPORT_REQUEUE_MINUTES must be at least 1")
+# A view that loses the database answers 503 with Retry-After, not 500. Last, so that it sees a
+# view's exception first; failures in other middleware reach handler500 (salestrack.outages).
+MIDDLEWARE.append("salestrack.outages.DatabaseUnavailableMiddleware")
+# The Retry-After (seconds) of the 503 answered while the database is unreachable.
+SALESTRACK_RETRY_AFTER_SECONDS = env.int("SALESTRACK_RETRY_AFTER_SECONDS", default=10)
+if SALESTRACK_RETRY_AFTER_SECONDS < 1:
+    raise ImproperlyConfigured("SALESTRACK_RETRY_AFTER_SECONDS must be at least 1")
 
 LOGGING = {
     "version": 1,

@@ -34,3 +34,6 @@ urlpatterns = [
     path("", include("leaderboards.urls")),
     path("", include("activities.urls")),
 ]
+
+# A database outage outside a view (the session or sign-in middleware) answers 503, not 500.
+handler500 = "salestrack.outages.server_error"

@@ -10,7 +10,8 @@ imports exactly the file that was checked; files of dry runs never run for real,
 failed runs and of crashed runs stay for a week (for a look at what went wrong) and are
 removed by the `activities.purge_import_files` task (see `import_files_purge`), which
 runs every hour (beat entry "activities: import housekeeping") and also ends jobs left
-"running" by a worker that died (see `import_jobs_end_stale`).
+"running" by a worker that died (see `import_jobs_end_stale`) and sends again the jobs still
+"queued" because the broker was down when they were uploaded (see `import_jobs_requeue`).
 
 Decisions: the task is `acks_late` (a message whose worker vanished before the job
 started is delivered again), and it claims its job with a compare-and-set from
@@ -138,16 +139,30 @@ def import_job_can_run_for_real(*, job: ImportJob) -> bool:
     )
 
 
-def import_job_enqueue(*, job_id: int) -> None:
-    try:
-        run_import_job.delay(job_id)
-    except Exception as exc:  # the broker is down: say so on the job rather than leave it queued forever
-        log.exception("could not queue import job %s", job_id)
-        ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.QUEUED).update(
-            status=ImportJob.Status.ERROR,
-            error=_("The import could not be queued (%(error)s). Please try again later.") % {"error": exc},
-            finished_at=timezone.now(),
-        )
+def import_job_enqueue(*, job_id: int) -> bool:
+    """Send the job to the workers; with the broker down it stays queued for the housekeeping."""
+    from salestrack.outages import publish
+
+    return publish(run_import_job, job_id)
+
+
+def import_jobs_requeue(*, now=None) -> int:
+    """Send again the jobs still queued long after their upload (the broker was down); how many.
+
+    A job whose first message does arrive after all runs once: the task claims it with a
+    compare-and-set from "queued" to "running", and the other message finds it taken.
+    """
+    now = now or timezone.now()
+    waiting = ImportJob.objects.filter(
+        status=ImportJob.Status.QUEUED,
+        created_at__lt=now - timedelta(minutes=settings.SALESTRACK_IMPORT_REQUEUE_MINUTES),
+    )
+    sent = 0
+    for job_id in waiting.order_by("created_at", "id").values_list("id", flat=True):
+        if not import_job_enqueue(job_id=job_id):
+            break  # the broker is still down: the next housekeeping tries again
+        sent += 1
+    return sent
 
 
 class ProgressRecorder:
@@ -338,5 +353,9 @@ def run_import_job(job_id: int) -> str:
 
 @shared_task(name="activities.purge_import_files")
 def purge_import_files() -> dict[str, int]:
-    """Hourly housekeeping: jobs left running by a dead worker, then old files."""
-    return {"stale_jobs": import_jobs_end_stale(), "files_removed": import_files_purge()}
+    """Hourly housekeeping: jobs left running by a dead worker, jobs the broker never got, old files."""
+    return {
+        "stale_jobs": import_jobs_end_stale(),
+        "requeued_jobs": import_jobs_requeue(),
+        "files_removed": import_files_purge(),
+    }

@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 from rest_framework.throttling import ScopedRateThrottle
 
 from activities import services
+from activities.api.throttles import ReadThrottle
 from activities.models import ActivityType, Stage
 
 
@@ -55,3 +56,4 @@ def open_deal(rep, *, name: str = "Deal", amount: str = "1000.00", days_ago: int
 def relaxed_throttles(monkeypatch):
     """Rates high enough that a test writing a lot is never throttled."""
     monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"writes": "100000/min", "bulk": "100000/min"})
+    monkeypatch.setattr(ReadThrottle, "THROTTLE_RATES", {"reads": "100000/min"})

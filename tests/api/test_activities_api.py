@@ -1,5 +1,6 @@
 """/api/v1/activities/: a rep logs, edits and deletes their own; managers read their teams'; admins all."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -7,6 +8,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework.throttling import ScopedRateThrottle
 
+from activities.api.throttles import ReadThrottle
 from activities.models import Activity, Source
 from metrics.models import ChangedDay
 from tests.api.conftest import activity_type, log, open_deal, token_client
@@ -253,15 +255,40 @@ class ActivityUpdateTests:
 
 
 class ThrottleTests:
-    def test_writes_are_throttled_reads_are_not(self, cast, monkeypatch):
+    def test_writes_are_throttled_and_reads_have_their_own_allowance(self, cast, monkeypatch):
         monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"writes": "2/min", "bulk": "1/min"})
+        monkeypatch.setattr(ReadThrottle, "THROTTLE_RATES", {"reads": "4/min"})
         client = token_client(cast.rep_a1.user)
         codes = [client.post(URL, {"type": activity_type().pk}, format="json").status_code for _ in range(3)]
         assert codes == [201, 201, 429]
-        assert all(client.get(URL).status_code == 200 for _ in range(5))
-        # Another user has their own allowance.
+        reads = [client.get(URL).status_code for _ in range(5)]
+        assert reads == [200, 200, 200, 200, 429]
+        # Every API read shares the allowance, lists and details of any resource alike.
+        refused = client.get("/api/v1/stages/")
+        assert refused.status_code == 429 and "Retry-After" in refused
+        # Another user has their own allowances.
         other = token_client(cast.rep_a2.user)
         assert other.post(URL, {"type": activity_type().pk}, format="json").status_code == 201
+        assert other.get(URL).status_code == 200
+
+    def test_a_dead_cache_lets_reads_and_writes_through(self, cast, settings):
+        from tests.reliability.test_outages import _free_port
+
+        # A Redis that is not there: nothing listens on the port (connection refused).
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": f"redis://127.0.0.1:{_free_port()}/0",
+                "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25},
+            }
+        }
+        client = token_client(cast.rep_a1.user)
+        started = time.monotonic()
+        created = client.post(URL, {"type": activity_type().pk}, format="json")
+        listed = client.get(URL)
+        assert (created.status_code, listed.status_code) == (201, 200)
+        assert listed.json()["count"] == 1
+        assert time.monotonic() - started < 1
 
 
 BUDGET = 8

@@ -17,6 +17,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from schemathesis.checks import not_a_server_error
 
 from activities import services
+from activities.api.throttles import ReadThrottle
 from activities.models import Source
 from tests.api.conftest import log, open_deal, token_client
 
@@ -97,6 +98,7 @@ def fuzz_token(cast, monkeypatch):
     deal = open_deal(fuzzer, source=Source.CRM, external_id="F-1")
     log(fuzzer, deal=deal, external_id="F-2")
     monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"writes": "100000/min", "bulk": "100000/min"})
+    monkeypatch.setattr(ReadThrottle, "THROTTLE_RATES", {"reads": "100000/min"})
     return Token.objects.create(user=fuzzer.user).key
 
 
