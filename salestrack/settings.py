@@ -337,6 +337,8 @@ AXES_LOCKOUT_CALLABLE = "salestrack.security.lockout_response"
 # Failures are counted in the database (AccessAttempt), so they survive a Redis outage and are
 # shared by every web process.
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+# No start-up banner on every command; failures and lock-outs are still logged.
+AXES_VERBOSE = False
 
 # A signed-in session left idle this long is signed out on its next request
 # (salestrack.security.IdleSessionTimeoutMiddleware).

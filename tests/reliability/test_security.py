@@ -35,6 +35,7 @@ from activities.demo import DEMO_PASSWORD
 from activities.models import Activity, ActivityType
 from salestrack.security import LAST_SEEN_KEY
 from tests.conftest import PASSWORD
+from tests.test_settings import fails_loudly
 
 pytestmark = pytest.mark.django_db
 
@@ -310,3 +311,15 @@ class ContentSecurityPolicyTests:
         signed_out = Client().get(reverse("login"))
         assert "Content-Security-Policy" in signed_out
         print(f"\n{len(urls) + 1} URLs carry the policy; {pages + 1} HTML pages, 0 inline scripts")
+
+
+class SecuritySettingsTests:
+    @pytest.mark.parametrize(
+        ("name", "value"),
+        [
+            ("SALESTRACK_TRUSTED_PROXIES", "10.0.0.0/8,not-an-address"),
+            ("SALESTRACK_SESSION_IDLE_MINUTES", "0"),
+        ],
+    )
+    def test_a_bad_value_stops_the_app_naming_the_variable(self, name, value):
+        fails_loudly(name, **{name: value})
