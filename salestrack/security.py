@@ -59,9 +59,9 @@ def lockout_response(request, original_response=None, credentials=None):
 class IdleSessionTimeoutMiddleware:
     """Sign out a session left idle for SALESTRACK_SESSION_IDLE_MINUTES.
 
-    Sits after AuthenticationMiddleware and before LoginRequiredMiddleware, which then sends
-    the signed-out request to the sign-in page. API calls with a token carry no session and
-    are left alone.
+    Runs before any view, so LoginRequiredMiddleware's check then sends the signed-out
+    request to the sign-in page, with a message saying why. API calls with a token carry no
+    session and are left alone.
     """
 
     def __init__(self, get_response):

@@ -316,7 +316,9 @@ if SALESTRACK_LOGIN_COOLOFF_MINUTES < 1:
 # could name any address in that header and never be locked out.
 try:
     SALESTRACK_TRUSTED_PROXIES = [
-        ip_network(item.strip(), strict=False) for item in env.list("SALESTRACK_TRUSTED_PROXIES", default=[])
+        ip_network(item.strip(), strict=False)
+        for item in env.list("SALESTRACK_TRUSTED_PROXIES", default=[])
+        if item.strip()
     ]
 except ValueError as error:
     raise ImproperlyConfigured(
@@ -346,9 +348,11 @@ SALESTRACK_SESSION_IDLE_MINUTES = env.int("SALESTRACK_SESSION_IDLE_MINUTES", def
 if SALESTRACK_SESSION_IDLE_MINUTES < 1:
     raise ImproperlyConfigured("SALESTRACK_SESSION_IDLE_MINUTES must be at least 1")
 
-# Content-Security-Policy (django-csp) on every page: scripts and styles only from our own
-# static files (no inline script anywhere); data: and blob: images for Plotly's PNG download
-# and the inline icon. Plotly's own styles are set through the CSSOM, which CSP allows.
+# Content-Security-Policy (django-csp) on every page, admin and API docs included: scripts and
+# styles only from our own static files, no 'unsafe-inline' for either. plotly.js's global rules
+# come from static/vendor/plotly/plotly.css (its inline <style> is skipped, see the dashboard
+# template); the styles it sets on elements go through the CSSOM, which CSP allows. data: and
+# blob: images are the inline icon and Plotly's PNG download.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
