@@ -56,6 +56,12 @@ def lockout_response(request, original_response=None, credentials=None):
     return render(request, "registration/locked_out.html", context, status=429)
 
 
+def start_idle_clock(sender, request, user, **kwargs):
+    """At sign-in (user_logged_in): the session starts with its last-seen time, saved with it."""
+    if request is not None and hasattr(request, "session"):
+        request.session[LAST_SEEN_KEY] = int(time.time())
+
+
 class IdleSessionTimeoutMiddleware:
     """Sign out a session left idle for SALESTRACK_SESSION_IDLE_MINUTES.
 
@@ -79,8 +85,8 @@ class IdleSessionTimeoutMiddleware:
                     % {"minutes": settings.SALESTRACK_SESSION_IDLE_MINUTES},
                 )
         response = self.get_response(request)
-        # After the view, so a sign-in starts its clock at once; only a signed-in session
-        # (a token request's user is set by DRF, but it has no session to keep).
+        # Only a signed-in session (a token request's user is set by DRF, but it has no session
+        # to keep); one signed in before this setting existed starts its clock now.
         if request.user.is_authenticated and SESSION_KEY in request.session:
             last_seen = request.session.get(LAST_SEEN_KEY)
             if not isinstance(last_seen, int) or now - last_seen >= LAST_SEEN_RESOLUTION_SECONDS:

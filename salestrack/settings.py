@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # the API docs page's JavaScript and CSS, served from static
+    "salestrack.apps.SalestrackConfig",  # starts the idle sign-out's clock at sign-in
     "axes",  # sign-in lock-out (settings in the security block below)
     "csp",  # Content-Security-Policy header
     "django_celery_beat",
