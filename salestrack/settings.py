@@ -11,7 +11,7 @@ from ipaddress import ip_network
 from pathlib import Path
 
 import environ
-from csp.constants import NONE, SELF
+from csp.constants import NONE, SELF, UNSAFE_HASHES
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -354,11 +354,14 @@ if SALESTRACK_SESSION_IDLE_MINUTES < 1:
 # come from static/vendor/plotly/plotly.css (its inline <style> is skipped, see the dashboard
 # template); the styles it sets on elements go through the CSSOM, which CSP allows. data: and
 # blob: images are the inline icon and Plotly's PNG download.
+# The one inline style allowed, by its hash: django-simple-history's admin history page writes
+# style="border-top: 0" on its paginator ('unsafe-hashes' lets exactly that attribute through).
+CSP_HISTORY_PAGINATOR_STYLE = "'sha256-XMXSevYjgSjXgRafBFDvtjwX+yyWLrxfso9DcNZ9UXM='"
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
         "script-src": [SELF],
-        "style-src": [SELF],
+        "style-src": [SELF, UNSAFE_HASHES, CSP_HISTORY_PAGINATOR_STYLE],
         "img-src": [SELF, "data:", "blob:"],
         "frame-ancestors": [NONE],
         "form-action": [SELF],

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import timedelta
+from decimal import Decimal
 from html.parser import HTMLParser
 from ipaddress import ip_network
 
@@ -33,6 +34,9 @@ from rest_framework.test import APIClient
 
 from activities.demo import DEMO_PASSWORD
 from activities.models import Activity, ActivityType
+from metrics import services as metric_services
+from metrics.models import Quota
+from metrics.periods import Period
 from salestrack.security import LAST_SEEN_KEY
 from tests.conftest import PASSWORD
 from tests.test_settings import fails_loudly
@@ -274,6 +278,10 @@ class ContentSecurityPolicyTests:
         client = Client()
         client.force_login(cast.admin)
         team = cast.team_a.pk
+        metric_services.quota_set(
+            period=Period.parse("2026-Q1"), amount=Decimal("1000"), by=cast.admin, rep=cast.rep_a1
+        )
+        quota = Quota.objects.get()
         urls = [
             "/",
             reverse("dashboard"),
@@ -286,6 +294,7 @@ class ContentSecurityPolicyTests:
             reverse("admin:index"),
             reverse("admin:activities_deal_changelist"),
             reverse("admin:activities_deal_add"),
+            reverse("admin:metrics_quota_history", args=[quota.pk]),
             reverse("api_docs"),
             reverse("api_docs") + "?script",
             "/api/v1/activities/",
@@ -298,7 +307,13 @@ class ContentSecurityPolicyTests:
             policy = _directives(response["Content-Security-Policy"])
             assert policy["default-src"] == ["'self'"]
             assert policy["script-src"] == ["'self'"], url
-            assert policy["style-src"] == ["'self'"], url
+            # Styles: our files, and the one style attribute of the admin's history page, by hash.
+            assert policy["style-src"] == [
+                "'self'",
+                "'unsafe-hashes'",
+                settings.CSP_HISTORY_PAGINATOR_STYLE,
+            ], url
+            assert "'unsafe-inline'" not in response["Content-Security-Policy"]
             assert policy["frame-ancestors"] == ["'none'"]
             assert policy["object-src"] == ["'none'"]
             assert policy["form-action"] == ["'self'"] and policy["base-uri"] == ["'self'"]
