@@ -7,7 +7,6 @@ queries, and renders; the charts are drawn in the browser by plotly.js from stat
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -15,7 +14,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
-from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
@@ -23,8 +21,8 @@ from django.views.decorators.http import require_GET, require_POST
 from activities import access
 from activities import selectors as activity_selectors
 from activities.models import Rep
-from activities.templatetags.salestrack import label
 
+from . import charts
 from . import dashboard as data
 from .alerts import alerts_for
 from .models import Scope
@@ -114,7 +112,7 @@ def dashboard(request, scope: str, scope_id: int):
         member_scope=member_scope,
         members=members,
     )
-    context["charts"] = _chart_data(ref, span, context, current, today)
+    context["charts"] = charts.chart_data(ref, span, context, current, today)
     if ref.scope != Scope.REP and (access.is_manager(viewer) or access.is_admin(viewer)):
         reps = access.visible_reps(viewer).filter(data.member_filter(ref, prefix=""), is_active=True)
         teams = access.visible_teams(viewer)
@@ -131,57 +129,6 @@ def dashboard(request, scope: str, scope_id: int):
             open_deals=activity_selectors.open_deals_of(rep=rep),
         )
     return render(request, "metrics/dashboard.html", context)
-
-
-def _chart_data(ref, span: Span, context: dict, current: dict, today) -> dict:
-    """Everything plotly.js needs, as plain JSON (the figures are built in static/js/charts.js)."""
-    links = context["funnel_links"]
-    return {
-        "currency": settings.SALESTRACK_CURRENCY,
-        "filename": slugify(f"{ref.name}-{span.key}") or "salestrack",
-        "labels": {
-            "revenue": _("Revenue"),
-            "quota": _("Quota pace"),
-            "projection": _("Projection pace"),
-            "avg_deal_size": _("Average deal size"),
-            "win_rate": _("Win rate"),
-            "reached": _("Reached"),
-            "leakage": _("Leakage"),
-            "count": _("Activities"),
-            "minutes": _("Minutes"),
-            "selling": _("Selling"),
-            "not_selling": _("Not selling"),
-            "won": _("Deals won"),
-            "empty": _("Nothing to show for this period."),
-        },
-        "pace": data.cumulative_revenue(ref, span, current, today),
-        "trend": data.trend(ref, span),
-        "funnel": [
-            {
-                "stage": label(step.stage),
-                "reached": step.reached,
-                "leakage": step.leakage,
-                "link": links.get(step.stage_id),
-            }
-            for step in context["funnel"]
-        ],
-        "mix": [
-            {
-                "name": label(row["name"]),
-                "count": row["count"],
-                "minutes": row["minutes"],
-                "selling": row["is_selling"],
-            }
-            for row in context["mix"]
-        ],
-        "products": [
-            {"name": row["name"], "revenue": float(row["revenue"]), "won": row["won_count"]}
-            for row in context["products"]
-        ],
-        "regions": [
-            {"name": row["name"], "revenue": float(row["revenue"] or 0)} for row in context["regions"]
-        ],
-    }
 
 
 def _funnel_links(ref, span: Span, funnel) -> dict[int, str]:

@@ -6,10 +6,12 @@ Set DATABASE_URL / REDIS_URL for PostgreSQL, Redis and a real Celery worker,
 and SALESTRACK_ENV=production for the hardened production mode.
 """
 
-from datetime import date
+from datetime import date, timedelta
+from ipaddress import ip_network
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF, UNSAFE_HASHES
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -71,6 +73,9 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # the API docs page's JavaScript and CSS, served from static
+    "salestrack.apps.SalestrackConfig",  # starts the idle sign-out's clock at sign-in
+    "axes",  # sign-in lock-out (settings in the security block below)
+    "csp",  # Content-Security-Policy header
     "django_celery_beat",
     "simple_history",
     "activities",
@@ -81,6 +86,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "salestrack.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -90,8 +96,13 @@ MIDDLEWARE = [
     # Every page but sign-in requires sign-in; views opt out with @login_not_required.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # An idle session is signed out (and told why) before LoginRequiredMiddleware's check
+    # sends the request to the sign-in page.
+    "salestrack.security.IdleSessionTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last: turns a refused sign-in of a locked-out user into the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "salestrack.urls"
@@ -137,7 +148,10 @@ AUTH_USER_MODEL = "activities.User"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -235,8 +249,10 @@ CACHES = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        # Token first: DRF answers an unauthenticated call with the first class's challenge,
+        # so a bad token gets 401 + "WWW-Authenticate: Token" instead of 403.
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -335,6 +351,73 @@ MIDDLEWARE.append("salestrack.outages.DatabaseUnavailableMiddleware")
 SALESTRACK_RETRY_AFTER_SECONDS = env.int("SALESTRACK_RETRY_AFTER_SECONDS", default=10)
 if SALESTRACK_RETRY_AFTER_SECONDS < 1:
     raise ImproperlyConfigured("SALESTRACK_RETRY_AFTER_SECONDS must be at least 1")
+
+# --- security (issue 10) ---
+# Sign-in lock-out (django-axes) on the sign-in page and the admin: after this many wrong
+# passwords for one username from one address, that pair is refused for the cool-off.
+SALESTRACK_LOGIN_FAILURE_LIMIT = env.int("SALESTRACK_LOGIN_FAILURE_LIMIT", default=10)
+if SALESTRACK_LOGIN_FAILURE_LIMIT < 1:
+    raise ImproperlyConfigured("SALESTRACK_LOGIN_FAILURE_LIMIT must be at least 1")
+SALESTRACK_LOGIN_COOLOFF_MINUTES = env.int("SALESTRACK_LOGIN_COOLOFF_MINUTES", default=15)
+if SALESTRACK_LOGIN_COOLOFF_MINUTES < 1:
+    raise ImproperlyConfigured("SALESTRACK_LOGIN_COOLOFF_MINUTES must be at least 1")
+# Addresses or networks of the reverse proxies in front of the app (comma-separated). Only a
+# request from one of them has its client address read from X-Forwarded-For; otherwise a client
+# could name any address in that header and never be locked out.
+try:
+    SALESTRACK_TRUSTED_PROXIES = [
+        ip_network(item.strip(), strict=False)
+        for item in env.list("SALESTRACK_TRUSTED_PROXIES", default=[])
+        if item.strip()
+    ]
+except ValueError as error:
+    raise ImproperlyConfigured(
+        f"SALESTRACK_TRUSTED_PROXIES must list IP addresses or networks: {error}"
+    ) from None
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username + address before the password is even checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = SALESTRACK_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=SALESTRACK_LOGIN_COOLOFF_MINUTES)
+# The pair: a stranger elsewhere cannot lock a colleague out by trying their name.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "salestrack.security.client_ip"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "salestrack.security.lockout_response"
+# Failures are counted in the database (AccessAttempt), so they survive a Redis outage and are
+# shared by every web process.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+# No start-up banner on every command; failures and lock-outs are still logged.
+AXES_VERBOSE = False
+
+# A signed-in session left idle this long is signed out on its next request
+# (salestrack.security.IdleSessionTimeoutMiddleware).
+SALESTRACK_SESSION_IDLE_MINUTES = env.int("SALESTRACK_SESSION_IDLE_MINUTES", default=480)
+if SALESTRACK_SESSION_IDLE_MINUTES < 1:
+    raise ImproperlyConfigured("SALESTRACK_SESSION_IDLE_MINUTES must be at least 1")
+
+# Content-Security-Policy (django-csp) on every page, admin and API docs included: scripts and
+# styles only from our own static files, no 'unsafe-inline' for either. plotly.js's global rules
+# come from static/vendor/plotly/plotly.css (its inline <style> is skipped, see the dashboard
+# template); the styles it sets on elements go through the CSSOM, which CSP allows. data: and
+# blob: images are the inline icon and Plotly's PNG download.
+# The one inline style allowed, by its hash: django-simple-history's admin history page writes
+# style="border-top: 0" on its paginator ('unsafe-hashes' lets exactly that attribute through).
+CSP_HISTORY_PAGINATOR_STYLE = "'sha256-XMXSevYjgSjXgRafBFDvtjwX+yyWLrxfso9DcNZ9UXM='"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_HASHES, CSP_HISTORY_PAGINATOR_STYLE],
+        "img-src": [SELF, "data:", "blob:"],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+    },
+}
 
 LOGGING = {
     "version": 1,

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from django.views.i18n import set_language
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.permissions import IsAuthenticated
 
 urlpatterns = [
@@ -12,8 +12,8 @@ urlpatterns = [
     # The sign-in page has a language switcher too, so choosing a language needs no sign-in.
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("admin/", admin.site.urls),
-    # The read-only API: session or token (Authorization: Token <key>). DRF views answer
-    # 403 themselves instead of redirecting to the sign-in page.
+    # The API: token (Authorization: Token <key>) or session. DRF views answer 401 themselves
+    # instead of redirecting to the sign-in page.
     path("api/v1/", include("activities.api.urls")),
     path("api/v1/", include("metrics.api.urls")),
     path("api/v1/", include("leaderboards.api.urls")),
@@ -24,9 +24,14 @@ urlpatterns = [
         SpectacularAPIView.as_view(permission_classes=[IsAuthenticated]),
         name="api_schema",
     ),
+    # The split view serves the docs page's start-up script as a file (?script): no inline script.
     path(
         "api/docs/",
-        SpectacularSwaggerView.as_view(url_name="api_schema", permission_classes=[IsAuthenticated]),
+        SpectacularSwaggerSplitView.as_view(
+            url_name="api_schema",
+            permission_classes=[IsAuthenticated],
+            template_name="api/swagger_ui.html",
+        ),
         name="api_docs",
     ),
     path("", include("activities.imports.urls")),

@@ -12,6 +12,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.db.models import Count, F, OuterRef, Q, Subquery, Window
 from django.db.models.functions import Lag, TruncDate
+from django.http import HttpRequest
 from django.test import override_settings
 from django.utils import timezone
 
@@ -382,7 +383,8 @@ class TestCommand:
         assert [role for role, _username, _password in sign_ins] == ["admin", "manager", "rep"]
         for role, username, password in sign_ins:
             assert password == DEMO_PASSWORD
-            assert client.login(username=username, password=password), username
+            # A request, because django-axes counts every sign-in against the address it came from.
+            assert client.login(request=HttpRequest(), username=username, password=password), username
             assert role_of(User.objects.get(username=username)) == role
             client.logout()
         admin = User.objects.get(username=sign_ins[0][1])
@@ -414,8 +416,10 @@ class TestCommand:
 
         admin_name = SIGN_IN_LINE.findall(output)[0][1]
         assert admin_name != "admin"
-        assert client.login(username=admin_name, password=DEMO_PASSWORD)
-        assert client.login(username="admin", password=PASSWORD)  # the real admin is untouched
+        assert client.login(request=HttpRequest(), username=admin_name, password=DEMO_PASSWORD)
+        assert client.login(
+            request=HttpRequest(), username="admin", password=PASSWORD
+        )  # the real admin is untouched
         assert User.objects.get(username="admin").email == "admin@example.com"
 
     @override_settings(SALESTRACK_ENV="production")

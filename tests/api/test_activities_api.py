@@ -319,6 +319,7 @@ class SessionTests:
     def test_a_wrong_token_is_refused(self, cast, logged):
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
-        assert client.get(URL).status_code == 403
-        assert client.delete(detail(logged["a1"])).status_code == 403
+        for response in (client.get(URL), client.delete(detail(logged["a1"]))):
+            assert response.status_code == 401
+            assert response["WWW-Authenticate"] == "Token"
         assert Activity.objects.count() == 3

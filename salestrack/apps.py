@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class SalestrackConfig(AppConfig):
+    """The project's own wiring (no models): connects the idle sign-out's clock to sign-in."""
+
+    name = "salestrack"
+    verbose_name = "salestrack"
+
+    def ready(self):
+        from django.contrib.auth.signals import user_logged_in
+
+        from .security import start_idle_clock
+
+        user_logged_in.connect(start_idle_clock, dispatch_uid="salestrack.start_idle_clock")
