@@ -559,24 +559,31 @@ def _ranks(rows) -> dict:
 
 @pytest.mark.parametrize("span_key", ["2026-06", "2026-06-01..2026-06-29"])
 def test_ties_share_a_rank_and_the_next_rank_skips(cast, span_key):
-    won(cast.rep_a1, date(2026, 6, 3), "500.00")
-    won(cast.rep_a2, date(2026, 6, 4), "250.00")
-    won(cast.rep_a2, date(2026, 6, 5), "250.00")
+    # Created after the cast (a higher id) but first by name: ties are listed by name.
+    abe = RepFactory(team=cast.team_b, user__first_name="Abe", user__last_name="Early")
+    won(cast.rep_a1, date(2026, 6, 3), "500.50")
+    won(cast.rep_a2, date(2026, 6, 4), "250.25")
+    won(cast.rep_a2, date(2026, 6, 5), "250.25")
+    won(abe, date(2026, 6, 5), "500.50")
     won(cast.rep_b1, date(2026, 6, 6), "300.00")
     backfill()
     rows = boards.leaderboard_for(metric="revenue", period=Span.parse(span_key), scope="company")
+    assert [(row.rep, row.team, row.rank, row.value) for row in rows] == [
+        ("Abe Early", "Team B", 1, Decimal("500.50")),
+        ("Ana One", "Team A", 1, Decimal("500.50")),
+        ("Ari Two", "Team A", 1, Decimal("500.50")),
+        ("Bo Three", "Team B", 4, Decimal("300.00")),  # 1, 1, 1, 4: not 1, 1, 1, 2
+    ]
+    assert all(isinstance(row.value, Decimal) for row in rows)
     got = _ranks(rows)
-    assert got[cast.rep_a1.pk][:2] == (1, Decimal("500.00"))
-    assert got[cast.rep_a2.pk][:2] == (1, Decimal("500.00"))
-    assert got[cast.rep_b1.pk][:2] == (3, Decimal("300.00"))  # 1, 1, 3: not 1, 1, 2
-    assert [row.rank for row in rows] == [1, 1, 3]
-    # Average deal size: the same 500.00 is one deal of 500.00 for a1, two of 250.00 for a2.
+    # Average deal size: the same 500.50 is one deal of 500.50 for a1, two of 250.25 for a2.
     sizes = _ranks(
         boards.leaderboard_for(metric="avg_deal_size", period=Span.parse(span_key), scope="company")
     )
-    assert sizes[cast.rep_a1.pk][:2] == (1, Decimal("500.00"))
-    assert sizes[cast.rep_b1.pk][:2] == (2, Decimal("300.00"))
-    assert sizes[cast.rep_a2.pk][:2] == (3, Decimal("250.00"))
+    assert sizes[cast.rep_a1.pk][:2] == (1, Decimal("500.50"))
+    assert sizes[cast.rep_b1.pk][:2] == (3, Decimal("300.00"))
+    assert sizes[cast.rep_a2.pk][:2] == (4, Decimal("250.25"))
+    assert got[cast.rep_b1.pk][0] == 4
     team = boards.leaderboard_for(
         metric="deals_won", period=Span.parse(span_key), scope="team", scope_id=cast.team_a.pk
     )
@@ -584,6 +591,7 @@ def test_ties_share_a_rank_and_the_next_rank_skips(cast, span_key):
         (cast.rep_a2.pk, 1, 2),
         (cast.rep_a1.pk, 2, 1),
     ]
+    assert all(type(row.value) is int for row in team)
 
 
 @pytest.mark.parametrize("span_key", ["2026-06", "2026-06-01..2026-06-29"])
@@ -599,6 +607,7 @@ def test_win_rate_ranks_reps_with_exactly_the_minimum_of_closed_deals(cast, sett
     page = boards.leaderboard_page_for(viewer=cast.admin, metric="win_rate", span=span, scope="company")
     assert _ranks(page.rows) == {cast.rep_a1.pk: (1, 0.5, None), cast.rep_b1.pk: (2, 0.0, None)}
     assert (page.min_closed_deals, page.below_minimum) == (2, 1)
+    assert all(type(row.value) is float for row in page.rows)
     settings.LEADERBOARD_MIN_CLOSED_DEALS = 1
     page = boards.leaderboard_page_for(viewer=cast.admin, metric="win_rate", span=span, scope="company")
     assert [row.rep_id for row in page.rows] == [cast.rep_a2.pk, cast.rep_a1.pk, cast.rep_b1.pk]
@@ -640,6 +649,11 @@ def test_movement_is_the_previous_rank_minus_this_rank(cast, settings):
     # May's win rates: b1 and a1 100 % (both 1st), a2 closed nothing (not ranked, so no movement).
     rates = _ranks(boards.leaderboard_for(metric="win_rate", period=JUNE, scope="company"))
     assert rates == {cast.rep_a2.pk: (1, 1.0, None), cast.rep_a1.pk: (2, 0.5, -1)}
+    # A team's board compares with the team's own ranks: in May a1 was 1st of team A, a2 2nd.
+    team = _ranks(
+        boards.leaderboard_for(metric="revenue", period=JUNE, scope="team", scope_id=cast.team_a.pk)
+    )
+    assert team == {cast.rep_a2.pk: (1, Decimal("900.00"), 1), cast.rep_a1.pk: (2, Decimal("100.00"), -1)}
     page = boards.leaderboard_page_for(
         viewer=cast.admin, metric="revenue", span=Span.of_period(JUNE), scope="company"
     )
