@@ -261,6 +261,7 @@ def test_exactly_100_percent_counts_as_at_quota_and_a_cent_less_does_not(cast):
     assert (team_a.quota, team_a.attainment) == (Decimal("2000.00"), 1999.99 / 2000)
     team_b = metric("team", cast.team_b.pk, JUNE)
     assert (team_b.reps_with_quota, team_b.reps_at_quota, team_b.reps_at_quota_share) == (0, 0, None)
+    assert team_b.quota is None and team_b.attainment is None  # no row, no rep with one
     company = metric("company", 0, JUNE)
     assert (company.reps_with_quota, company.reps_at_quota) == (2, 1)
 
@@ -291,6 +292,8 @@ def test_a_quarter_quota_is_its_row_else_the_sum_of_its_months(cast):
     assert metric("rep", cast.rep_b1.pk, Q2).quota is None
     # A year without its own row: the sum of its quarters, each from its months.
     assert metric("rep", cast.rep_a1.pk, Period.parse("2026")).quota == Decimal("1000.00")
+    # ... so a2's year is its Q2 row (2000), not the June row (5000) beneath it.
+    assert metric("rep", cast.rep_a2.pk, Period.parse("2026")).quota == Decimal("2000.00")
     team_a = metric("team", cast.team_a.pk, Q2)
     assert (team_a.quota, team_a.reps_with_quota, team_a.reps_at_quota) == (Decimal("3000.00"), 2, 1)
     assert metric("team", cast.team_b.pk, Q2).quota == Decimal("700.00")
@@ -532,22 +535,39 @@ def test_activity_impact_needs_five_reps_and_is_the_pearson_correlation(cast):
     assert [r["corr_revenue"] for r in hidden if r["name"] == "Call"] == [None]
 
 
-def test_activity_impact_is_undefined_when_a_figure_does_not_vary(cast):
-    team = TeamFactory(name="Same")
-    for i in range(5):
-        rep = RepFactory(team=team)
-        for k in range(i + 1):
-            activity(rep, at_berlin(2026, 6, 8, 9, k))
-        won(rep, date(2026, 6, 8), "100.00")  # everybody the same revenue and win rate
+def test_activity_impact_is_undefined_when_a_figure_does_not_vary_and_defined_with_two_values(cast):
+    day = date(2026, 6, 8)
+    cases = {
+        # team: (calls, revenue, losses) per rep
+        "Same results": ([1, 2, 3, 4, 5], [100] * 5, [0] * 5),
+        "Same calls": ([2] * 5, [100, 200, 300, 400, 500], [0, 1, 0, 1, 2]),
+        "Two values": ([1, 1, 2, 2, 2], [100, 100, 100, 200, 200], [0, 0, 0, 1, 1]),
+    }
+    teams = {}
+    for name, (calls, revenue, losses) in cases.items():
+        teams[name] = TeamFactory(name=name)
+        for count, amount, lost_count in zip(calls, revenue, losses, strict=True):
+            rep = RepFactory(team=teams[name])
+            for k in range(count):
+                activity(rep, at_berlin(2026, 6, 8, 9, k))
+            won(rep, day, f"{amount}.00")
+            for _k in range(lost_count):
+                lost(rep, day)
     backfill()
-    row = PeriodActivityImpact.objects.get(
-        scope="team",
-        scope_id=team.pk,
-        period_kind=JUNE.kind,
-        period_start=JUNE.start,
-        activity_type=ActivityType.objects.get(name="Call"),
-    )
-    assert (row.n_revenue, row.corr_revenue, row.corr_win_rate) == (5, None, None)
+    call = ActivityType.objects.get(name="Call")
+    rows = {
+        name: PeriodActivityImpact.objects.get(
+            scope="team", scope_id=team.pk, period_kind=JUNE.kind, period_start=JUNE.start, activity_type=call
+        )
+        for name, team in teams.items()
+    }
+    assert (rows["Same results"].n_revenue, rows["Same results"].corr_revenue) == (5, None)
+    assert rows["Same results"].corr_win_rate is None
+    assert (rows["Same calls"].corr_revenue, rows["Same calls"].corr_win_rate) == (None, None)
+    calls, revenue, losses = cases["Two values"]
+    rates = [1 / (1 + lost_count) for lost_count in losses]
+    assert rows["Two values"].corr_revenue == pytest.approx(statistics.correlation(calls, revenue), abs=1e-12)
+    assert rows["Two values"].corr_win_rate == pytest.approx(statistics.correlation(calls, rates), abs=1e-12)
 
 
 # --- leaderboards ----------------------------------------------------------------------------------
