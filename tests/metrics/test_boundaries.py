@@ -34,6 +34,10 @@ JULY = Period.parse("2026-07")
 Q2 = Period.parse("2026-Q2")
 
 
+# Timezone-aware datetimes only (STYLE.md): a naive one reaching the database fails the test.
+pytestmark = pytest.mark.filterwarnings("error:.*received a naive datetime:RuntimeWarning")
+
+
 @pytest.fixture(autouse=True)
 def berlin(settings):
     settings.TIME_ZONE = TZ
@@ -419,6 +423,13 @@ def test_the_first_and_last_second_of_a_month_count_in_it_and_the_next_midnight_
         2,
     )
     assert before["activity_count"] == 0  # 28–29 June
+    # Recomputing June's days alone leaves the first day of July to its own slice.
+    rollup.rollup_days(first_day=JUNE.start, last_day=JUNE.last_day)
+    rollup.rollup_period(JULY)
+    assert (metric("rep", rep.pk, JULY).activity_count, metric("rep", rep.pk, JULY).revenue) == (
+        1,
+        Decimal("20.00"),
+    )
 
 
 def test_time_selling_is_selling_minutes_over_all_minutes(cast):
@@ -588,11 +599,12 @@ def test_ties_share_a_rank_and_the_next_rank_skips(cast, span_key):
     won(cast.rep_b1, date(2026, 6, 6), "300.00")
     backfill()
     rows = boards.leaderboard_for(metric="revenue", period=Span.parse(span_key), scope="company")
-    assert [(row.rep, row.team, row.rank, row.value) for row in rows] == [
-        ("Abe Early", "Team B", 1, Decimal("500.50")),
-        ("Ana One", "Team A", 1, Decimal("500.50")),
-        ("Ari Two", "Team A", 1, Decimal("500.50")),
-        ("Bo Three", "Team B", 4, Decimal("300.00")),  # 1, 1, 1, 4: not 1, 1, 1, 2
+    a, b = cast.team_a.pk, cast.team_b.pk
+    assert [(row.rep, row.team_id, row.team, row.rank, row.value) for row in rows] == [
+        ("Abe Early", b, "Team B", 1, Decimal("500.50")),
+        ("Ana One", a, "Team A", 1, Decimal("500.50")),
+        ("Ari Two", a, "Team A", 1, Decimal("500.50")),
+        ("Bo Three", b, "Team B", 4, Decimal("300.00")),  # 1, 1, 1, 4: not 1, 1, 1, 2
     ]
     assert all(isinstance(row.value, Decimal) for row in rows)
     got = _ranks(rows)
