@@ -506,6 +506,27 @@ def test_reach_follows_skips_moves_back_wins_and_losses(cast):
     assert [got[stage][2] for stage in FUNNEL] == [0.0, 0.0, 1 - 4 / 5, 1 - 3 / 4, 1 - 1 / 3, None]
 
 
+def test_reach_of_deals_without_a_recorded_history_is_their_stage(cast):
+    """Deals that came in with a stage and no stage changes (an import): reach is where they are."""
+    Stage.objects.filter(name="Lead").update(order=1)  # an admin may number stages from 1
+    rep, day = cast.rep_a1, date(2026, 6, 10)
+    for name, closed_on in (("SQL", None), ("Lost", day), ("Won", day)):
+        Deal.objects.create(
+            name=name, owner=rep, amount=Decimal("1"), stage=_stage(name), opened_on=day, closed_on=closed_on
+        )
+    backfill()
+    got = _funnel(dashboard.ScopeRef("rep", rep.pk, ""), Span.of_period(JUNE))
+    # The open deal reached Lead to SQL, the lost one nothing, the won one everything.
+    assert {stage: values[0] for stage, values in got.items()} == {
+        "Lead": 2,
+        "MQL": 2,
+        "SQL": 2,
+        "Proposal": 1,
+        "Negotiation": 1,
+        "Won": 1,
+    }
+
+
 # --- the engine: activity impact ------------------------------------------------------------------
 
 
