@@ -20,7 +20,7 @@ from activities.models import ActivityType, Deal, DealStageChange, Rep, Stage, T
 from leaderboards import selectors as boards
 from metrics import dashboard, jobs, rollup
 from metrics.alerts import BEHIND_PACE, alerts_for
-from metrics.models import PeriodActivityImpact, PeriodActivityMix, PeriodMetric, Quota
+from metrics.models import PeriodActivityImpact, PeriodActivityMix, PeriodMetric, Projection, Quota
 from metrics.periods import Period
 from metrics.spans import Span
 from metrics.templatetags.dashboard import figure
@@ -268,6 +268,8 @@ def test_exactly_100_percent_counts_as_at_quota_and_a_cent_less_does_not(cast):
     assert team_b.quota is None and team_b.attainment is None  # no row, no rep with one
     company = metric("company", 0, JUNE)
     assert (company.reps_with_quota, company.reps_at_quota) == (2, 1)
+    north = metric("territory", cast.territory_north.pk, JUNE)  # team A's reps: their quotas added up
+    assert (north.quota, north.reps_with_quota, north.reps_at_quota) == (Decimal("2000.00"), 2, 1)
 
     # The leaderboard's "Quota reached" badge follows the same rule.
     page = boards.leaderboard_page_for(
@@ -285,6 +287,13 @@ def test_a_quarter_quota_is_its_row_else_the_sum_of_its_months(cast):
     quota("2000", Q2, rep=cast.rep_a2)
     quota("5000", JUNE, rep=cast.rep_a2)  # the quarter's own row wins over its months
     quota("700", Q2, team=cast.team_b)  # a team's own row wins over its reps' sum
+    # Projections resolve the same way.
+    Projection.objects.create(
+        rep=cast.rep_a1, period_kind="quarter", period_start=Q2.start, amount=Decimal("500")
+    )
+    Projection.objects.create(
+        team=cast.team_b, period_kind="quarter", period_start=Q2.start, amount=Decimal("900")
+    )
     won(cast.rep_a1, date(2026, 4, 1), "1000.00")
     activity(cast.rep_b1, at_berlin(2026, 6, 30, 12))  # the backfill covers April to June
     backfill(Q2, JUNE, Period.parse("2026"))
@@ -302,6 +311,16 @@ def test_a_quarter_quota_is_its_row_else_the_sum_of_its_months(cast):
     assert (team_a.quota, team_a.reps_with_quota, team_a.reps_at_quota) == (Decimal("3000.00"), 2, 1)
     assert metric("team", cast.team_b.pk, Q2).quota == Decimal("700.00")
     assert metric("company", 0, Q2).quota == Decimal("3700.00")  # the teams' quotas added up
+    projections = [
+        metric(scope, scope_id, Q2).projection
+        for scope, scope_id in (
+            ("rep", cast.rep_a1.pk),
+            ("team", cast.team_a.pk),
+            ("team", cast.team_b.pk),
+            ("company", 0),
+        )
+    ]
+    assert projections == [Decimal("500.00"), Decimal("500.00"), Decimal("900.00"), Decimal("1400.00")]
 
 
 def test_pace_in_the_middle_of_the_month_from_the_engine(cast):
