@@ -72,8 +72,7 @@ bench-pages: $(VENV)/.dev
 MUTMUT_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/salestrack_mutmut
 MUTMUT_CHILDREN ?= 2
 MUTMUT_FORMULAS ?= 'metrics.rollup.x_ratio__*' 'metrics.rollup.x__money__*' 'metrics.rollup.x_derived__*' \
-	'metrics.rollup.x__sum_targets__*' 'metrics.rollup.xǁ_TargetBookǁ_resolve__*' \
-	'metrics.rollup.xǁ_TargetBookǁ_children__*' 'metrics.rollup.xǁ_TargetBookǁfor_*' \
+	'metrics.rollup.x__sum_targets__*' 'metrics.rollup.xǁ_TargetBookǁ*' 'metrics.rollup.x__rollup_metrics__*' \
 	'metrics.rollup.x_funnel_sums__*' 'metrics.rollup.x_funnel_steps__*' 'metrics.rollup.x_reach_expression__*' \
 	'metrics.rollup.x__pearson__*' 'metrics.rollup.x_local_day_bounds__*' 'metrics.dashboard.x_pace__*' \
 	'metrics.dashboard.x__delta__*' 'leaderboards.selectors.x__ratio__*' 'leaderboards.selectors.x__ranked__*' \

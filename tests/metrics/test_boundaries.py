@@ -321,6 +321,25 @@ def test_a_quarter_quota_is_its_row_else_the_sum_of_its_months(cast):
         )
     ]
     assert projections == [Decimal("500.00"), Decimal("500.00"), Decimal("900.00"), Decimal("1400.00")]
+    assert metric("territory", cast.territory_north.pk, Q2).projection == Decimal("500.00")
+
+
+def test_a_team_without_reps_has_its_own_quota_and_nothing_else(cast):
+    empty = TeamFactory(name="Just set up")
+    quota("5000", JUNE, team=empty)
+    won(cast.rep_a1, date(2026, 6, 2), "10.00")
+    activity(cast.rep_a1, at_berlin(2026, 6, 2, 9))
+    backfill()
+    row = metric("team", empty.pk, JUNE)
+    assert (row.quota, row.revenue, row.attainment) == (Decimal("5000.00"), Decimal("0.00"), 0.0)
+    counts = (row.activity_count, row.activity_minutes, row.deals_opened, row.deals_won, row.deals_lost)
+    assert counts == (0, 0, 0, 0, 0)
+    assert (row.win_rate, row.avg_deal_size, row.selling_time_share, row.reps_at_quota_share) == (
+        None,
+        None,
+        None,
+        None,
+    )
 
 
 def test_pace_in_the_middle_of_the_month_from_the_engine(cast):
