@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_ARGS ?= --reps 24 --days 180 --seed 1
 
-.PHONY: run test lint format check bench bench-pages schemathesis clean messages
+.PHONY: run test lint format check bench bench-pages schemathesis clean messages mutmut
 
 # The locks pin every package, transitive ones included, with their hashes: pip installs exactly
 # them (--no-deps: nothing unlisted slips in) and refuses any file whose hash differs.
@@ -88,3 +88,22 @@ bench: $(VENV)/.dev
 # The dashboard and leaderboard pages' server time on the same dataset (built if missing).
 bench-pages: $(VENV)/.dev
 	$(BIN)/python bench/bench_pages.py $(BENCH_ARGS)
+
+# Mutation testing of the metric formulas (docs/testing.md): mutmut changes one comparison,
+# operator or constant at a time in the formula functions below and runs the formula tests
+# (tests/metrics/test_boundaries.py) against each change; a change no test notices is a gap.
+# Needs PostgreSQL: MUTMUT_DATABASE_URL names a database whose test copy (test_<name>) is
+# migrated once and kept between the mutants' runs. MUTMUT_FORMULAS="" mutates the whole files.
+MUTMUT_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/salestrack_mutmut
+MUTMUT_CHILDREN ?= 2
+MUTMUT_FORMULAS ?= 'metrics.rollup.x_ratio__*' 'metrics.rollup.x__money__*' 'metrics.rollup.x_derived__*' \
+	'metrics.rollup.x__sum_targets__*' 'metrics.rollup.xǁ_TargetBookǁ*' 'metrics.rollup.x__rollup_metrics__*' \
+	'metrics.rollup.x_funnel_sums__*' 'metrics.rollup.x_funnel_steps__*' 'metrics.rollup.x_reach_expression__*' \
+	'metrics.rollup.x__pearson__*' 'metrics.rollup.x_local_day_bounds__*' 'metrics.dashboard.x_pace__*' \
+	'metrics.dashboard.x__delta__*' 'leaderboards.selectors.x__ratio__*' 'leaderboards.selectors.x__ranked__*' \
+	'leaderboards.selectors.x__rows__*' 'leaderboards.selectors.x__typed__*'
+mutmut: $(VENV)/.dev
+	# A fresh copy each time: mutmut keeps whatever it finds in mutants/.
+	rm -rf mutants
+	SALESTRACK_ENV=test DATABASE_URL=$(MUTMUT_DATABASE_URL) $(BIN)/mutmut run --max-children $(MUTMUT_CHILDREN) $(MUTMUT_FORMULAS)
+	$(BIN)/mutmut results
