@@ -160,7 +160,7 @@ class Span:
             return self.first.isoformat()
         if self.kind == WEEK:
             year, week, _weekday = self.first.isocalendar()
-            return f"{year}-W{week:02d}"
+            return f"{year:04d}-W{week:02d}"
         return f"{self.first.isoformat()}..{self.last.isoformat()}"
 
     def __str__(self) -> str:
