@@ -167,4 +167,25 @@ def test_every_span_key_of_every_kind_reads_back_in_years_2_to_9998(day, kind, l
         span.key
     )
     assert Span.parse(span.key) == span
-    assert span_from_query({"period": span.key}) == span
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ({"period": "0001-01-02"}, "0001-01-02: 0001-01-02 is before 2000-01-01"),
+        ({"period": "1999"}, "1999: 1999-12-31 is before 2000-01-01"),
+        ({"from": "0002-01-01", "to": "0002-01-05"}, "is before 2000-01-01"),
+        ({"period": "9000-W10"}, "is too far in the future"),
+    ],
+)
+def test_the_query_string_refuses_a_span_wholly_outside_the_calendar_window(query, reason):
+    # 0001-01-02 was a 500 on the dashboard: its trend charts the months before year 1.
+    with pytest.raises(SpanError, match=reason):
+        span_from_query(query)
+
+
+@pytest.mark.django_db
+def test_a_span_across_the_earliest_date_is_read(settings):
+    settings.SALESTRACK_EARLIEST_DATE = date(2020, 6, 1)
+    assert span_from_query({"period": "2020"}) == Span.parse("2020")

@@ -135,3 +135,25 @@ def test_the_api_still_reads_good_pages_and_orderings(admin, cast):
     assert response.status_code == 200
     assert len(response.json()["results"]) == 1
     assert admin.get("/api/v1/activities/?page_size=2&page=last").json()["results"]
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        # Was a 500 (on PostgreSQL): the trend charts the months before the span, before year 1.
+        ("/dashboard/company/?period=0001-01-02", "0001-01-02 is before 2000-01-01"),
+        ("/dashboard/company/?from=0002-01-01&to=0002-01-05", "0002-01-05 is before 2000-01-01"),
+        ("/leaderboards/?period=0002", "0002-12-31 is before 2000-01-01"),
+        ("/leaderboards/?period=9000-W10", "is too far in the future"),
+    ],
+)
+def test_a_span_outside_the_calendar_window_is_refused_on_the_pages(admin, url, message):
+    response = admin.get(url)
+    assert response.status_code == 400
+    assert message in text(response).split('role="alert"')[1].split("</div>")[0]
+
+
+def test_a_span_outside_the_calendar_window_is_refused_by_the_leaderboard_api(admin):
+    response = admin.get("/api/v1/leaderboards/?metric=revenue&scope=company&period=0002-01-02")
+    assert response.status_code == 400
+    assert "0002-01-02 is before 2000-01-01" in response.json()["period"][0]
