@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import access, rules, selectors
 from .models import Account, Activity, ActivityType, Deal, Product, Rep, Stage, Team, Territory
+from .querystring import QueryDateField
 from .templatetags.salestrack import label
 
 DATETIME_LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
@@ -192,8 +193,8 @@ class ActivityFilterForm(forms.Form):
     rep = forms.ModelChoiceField(
         label=_("Rep"), queryset=Rep.objects.none(), required=False, empty_label=_("All reps")
     )
-    date_from = _date_field(_("From"), required=False)
-    date_to = _date_field(_("To"), required=False)
+    date_from = QueryDateField(label=_("From"), required=False, widget=DateInput())
+    date_to = QueryDateField(label=_("To"), required=False, widget=DateInput())
 
     def __init__(self, *args, viewer, **kwargs):
         super().__init__(*args, **kwargs)
@@ -205,8 +206,7 @@ class ActivityFilterForm(forms.Form):
             del self.fields["rep"]
 
     def filters(self) -> dict:
-        """The valid filters; a malformed one is ignored rather than breaking the list."""
-        self.is_valid()
+        """The filters given (call after is_valid(): a malformed one is refused, naming it)."""
         return {name: value for name, value in self.cleaned_data.items() if value not in (None, "")}
 
 
@@ -326,12 +326,14 @@ class DealFilterForm(forms.Form):
     rep = forms.ModelChoiceField(
         label=_("Rep"), queryset=Rep.objects.none(), required=False, empty_label=_("All reps")
     )
-    opened_from = _date_field(_("Opened from"), required=False)
-    opened_to = _date_field(_("Opened until"), required=False)
+    opened_from = QueryDateField(label=_("Opened from"), required=False, widget=DateInput())
+    opened_to = QueryDateField(label=_("Opened until"), required=False, widget=DateInput())
     # Drill-down from a dashboard funnel: the deals of a team or territory that leaked at a stage.
-    team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False, widget=forms.HiddenInput)
+    team = forms.ModelChoiceField(
+        label=_("Team"), queryset=Team.objects.none(), required=False, widget=forms.HiddenInput
+    )
     territory = forms.ModelChoiceField(
-        queryset=Territory.objects.none(), required=False, widget=forms.HiddenInput
+        label=_("Territory"), queryset=Territory.objects.none(), required=False, widget=forms.HiddenInput
     )
     leaked_at = forms.ModelChoiceField(
         label=_("Leaked at"),
@@ -354,5 +356,5 @@ class DealFilterForm(forms.Form):
             del self.fields["rep"]
 
     def filters(self) -> dict:
-        self.is_valid()
+        """The filters given (call after is_valid())."""
         return {name: value for name, value in self.cleaned_data.items() if value not in (None, "")}

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -17,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from salestrack import spreadsheets
 
-from . import access, exports, selectors, services
+from . import access, exports, querystring, selectors, services
 from .forms import (
     ActivityFilterForm,
     ActivityForm,
@@ -57,8 +56,35 @@ def _stale(request, template: str, form, current, context: dict, extra_values=()
     return render(request, template, context, status=409)
 
 
-def _page(request, queryset):
-    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+def _filtered(request, form_class, list_for):
+    """The filter form of a list and the rows it selects; no rows when a filter is refused."""
+    form = form_class(request.GET, viewer=request.user)
+    if not form.is_valid():
+        return form, None
+    return form, list_for(viewer=request.user, filters=form.filters())
+
+
+def _list_page(request, form_class, list_for, template: str):
+    """A list page: the filters, one page of rows; a refused filter or page answers 400 naming it."""
+    form, rows = _filtered(request, form_class, list_for)
+    page = None
+    if rows is not None:
+        try:
+            page = querystring.page_of(request.GET, rows, PAGE_SIZE)
+        except querystring.QueryError as exc:
+            form.add_error(None, str(exc))
+    context = {
+        "filter_form": form,
+        "page": page,
+        "show_rep": "rep" in form.fields,
+        "query_errors": querystring.error_list(form),
+    }
+    return render(request, template, context, status=400 if form.errors else 200)
+
+
+def _refused_export(form) -> HttpResponse:
+    lines = [f"{label}: {message}" if label else message for label, message in querystring.error_list(form)]
+    return HttpResponse("\n".join(lines), status=400, content_type="text/plain; charset=utf-8")
 
 
 @require_GET
@@ -85,24 +111,17 @@ def home(request):
 
 @require_GET
 def activity_list(request):
-    filter_form = ActivityFilterForm(request.GET, viewer=request.user)
-    activities = selectors.activity_list_for(viewer=request.user, filters=filter_form.filters())
-    return render(
-        request,
-        "activities/activity_list.html",
-        {
-            "filter_form": filter_form,
-            "page": _page(request, activities),
-            "show_rep": "rep" in filter_form.fields,
-        },
+    return _list_page(
+        request, ActivityFilterForm, selectors.activity_list_for, "activities/activity_list.html"
     )
 
 
 @require_GET
 def activity_export(request, fmt: str):
     """The activities of the list (same filters, same access rules), as CSV or XLSX."""
-    filter_form = ActivityFilterForm(request.GET, viewer=request.user)
-    activities = selectors.activity_list_for(viewer=request.user, filters=filter_form.filters())
+    form, activities = _filtered(request, ActivityFilterForm, selectors.activity_list_for)
+    if activities is None:
+        return _refused_export(form)
     return _export(exports.activity_sheet(activities), "activities", fmt)
 
 
@@ -171,20 +190,15 @@ def activity_delete(request, pk: int):
 
 @require_GET
 def deal_list(request):
-    filter_form = DealFilterForm(request.GET, viewer=request.user)
-    deals = selectors.deal_list_for(viewer=request.user, filters=filter_form.filters())
-    return render(
-        request,
-        "activities/deal_list.html",
-        {"filter_form": filter_form, "page": _page(request, deals), "show_rep": "rep" in filter_form.fields},
-    )
+    return _list_page(request, DealFilterForm, selectors.deal_list_for, "activities/deal_list.html")
 
 
 @require_GET
 def deal_export(request, fmt: str):
     """The deals of the list (same filters, same access rules), as CSV or XLSX."""
-    filter_form = DealFilterForm(request.GET, viewer=request.user)
-    deals = selectors.deal_list_for(viewer=request.user, filters=filter_form.filters())
+    form, deals = _filtered(request, DealFilterForm, selectors.deal_list_for)
+    if deals is None:
+        return _refused_export(form)
     return _export(exports.deal_sheet(deals), "deals", fmt)
 
 

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from activities import querystring
 from activities.models import Team, Territory
 from metrics.models import Scope
 from metrics.spans import PRESETS, Span, SpanError, span_from_query
@@ -111,12 +112,7 @@ class LeaderboardQueryForm(forms.Form):
 
     def error_list(self) -> list[tuple[str, str]]:
         """(field label, message) for every error, for the summary above the form and for exports."""
-        labels = {name: str(field.label) for name, field in self.fields.items()}
-        return [
-            (labels.get(name, name), str(message))
-            for name, messages in self.errors.items()
-            for message in messages
-        ]
+        return querystring.error_list(self)
 
 
 class TvQueryForm(LeaderboardQueryForm):

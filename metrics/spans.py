@@ -23,6 +23,8 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from activities import rules
+
 from .periods import Period, PeriodKind
 
 DAY, WEEK, RANGE = "day", "week", "range"
@@ -160,7 +162,7 @@ class Span:
             return self.first.isoformat()
         if self.kind == WEEK:
             year, week, _weekday = self.first.isocalendar()
-            return f"{year}-W{week:02d}"
+            return f"{year:04d}-W{week:02d}"
         return f"{self.first.isoformat()}..{self.last.isoformat()}"
 
     def __str__(self) -> str:
@@ -241,17 +243,32 @@ class Span:
 def span_from_query(query, *, default: str = "this-month", today: date | None = None) -> Span:
     """The span a page's query string asks for: `period` (a key or a preset name), or `from` and `to`.
 
-    Raises SpanError, naming the value and the reason, for anything it cannot read.
+    Raises SpanError, naming the value and the reason, for anything it cannot read, and for
+    a span wholly outside the calendar window (see within_window).
     """
     first, last = (query.get("from") or "").strip(), (query.get("to") or "").strip()
     if first or last:
         if not (first and last):
             raise SpanError(gettext("A custom range needs both a first and a last day."))
-        return _within_calendar(f"{first}..{last}", lambda: Span.between(_parse_day(first), _parse_day(last)))
+        span = _within_calendar(f"{first}..{last}", lambda: Span.between(_parse_day(first), _parse_day(last)))
+        return within_window(span)
     text = (query.get("period") or "").strip() or default
     if text in dict(PRESETS):
         return Span.preset(text, today)
-    return Span.parse(text)
+    return within_window(Span.parse(text))
+
+
+def within_window(span: Span) -> Span:
+    """`span`, if some of its days lie in the calendar window of activities.rules (the days a
+    row may hold, up to the planning horizon); SpanError otherwise. Pages also chart the
+    periods before a span, which exist for every span the window lets through."""
+    if span.last < rules.earliest_day():
+        problem = rules.too_early(span.last)
+    else:
+        problem = rules.period_problem(max(span.first, rules.earliest_day()))
+    if problem:
+        raise SpanError(gettext("%(span)s: %(reason)s") % {"span": span.key, "reason": problem})
+    return span
 
 
 def _within_calendar(text: str, make) -> Span:

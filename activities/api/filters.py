@@ -2,39 +2,49 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 import django_filters
-from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 
+from activities import querystring
 from activities.models import Activity, Deal, Rep, Source, Stage, Team
-
-MAX_ID = 2**63 - 1
+from activities.querystring import MAX_ID, QueryDateField, QueryIdField
 
 
 class IdFilter(django_filters.Filter):
     """An integer id (no lookup of the row: the list is already limited to what the caller sees)."""
 
-    field_class = forms.IntegerField
+    field_class = QueryIdField
 
     def __init__(self, *args, **kwargs):
-        kwargs.setdefault("min_value", 1)
         kwargs.setdefault("max_value", MAX_ID)
         super().__init__(*args, **kwargs)
 
 
-def _day_start(day: date) -> datetime | None:
-    try:
-        return timezone.make_aware(datetime.combine(day, time.min))
-    except (OverflowError, ValueError):  # the first or last day the calendar holds
-        return None
+class DateFilter(django_filters.DateFilter):
+    """A day YYYY-MM-DD inside the calendar window (activities.querystring), else 400 naming it."""
+
+    field_class = QueryDateField
+
+
+def _day_start(day) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 class StableOrderingFilter(OrderingFilter):
     """`?ordering=` from a whitelist; the id breaks ties so pages never repeat or skip a row."""
+
+    def remove_invalid_fields(self, queryset, fields, view, request):
+        # A field that cannot be sorted by is refused (400) rather than silently dropped.
+        allowed = [name for name, _label in self.get_valid_fields(queryset, view, {"request": request})]
+        try:
+            return querystring.ordering_terms(",".join(fields), allowed)
+        except querystring.QueryError as exc:
+            raise ValidationError({exc.name: [str(exc)]}) from None
 
     def get_ordering(self, request, queryset, view):
         ordering = super().get_ordering(request, queryset, view)
@@ -48,10 +58,8 @@ class ActivityFilter(django_filters.FilterSet):
     type = IdFilter(field_name="type_id")
     deal = IdFilter(field_name="deal_id")
     account = IdFilter(field_name="account_id")
-    occurred_after = django_filters.DateFilter(
-        method="filter_occurred_after", label=_("On or after this day (YYYY-MM-DD).")
-    )
-    occurred_before = django_filters.DateFilter(
+    occurred_after = DateFilter(method="filter_occurred_after", label=_("On or after this day (YYYY-MM-DD)."))
+    occurred_before = DateFilter(
         method="filter_occurred_before", label=_("On or before this day (YYYY-MM-DD).")
     )
     source = django_filters.ChoiceFilter(choices=Source.choices)
@@ -72,12 +80,10 @@ class ActivityFilter(django_filters.FilterSet):
 
     # A range on occurred_at (not __date) keeps the (rep, occurred_at) index usable.
     def filter_occurred_after(self, queryset, name, value):
-        start = _day_start(value)
-        return queryset if start is None else queryset.filter(occurred_at__gte=start)
+        return queryset.filter(occurred_at__gte=_day_start(value))
 
     def filter_occurred_before(self, queryset, name, value):
-        end = _day_start(value + timedelta(days=1)) if value < date.max else None
-        return queryset if end is None else queryset.filter(occurred_at__lt=end)
+        return queryset.filter(occurred_at__lt=_day_start(value + timedelta(days=1)))
 
 
 class DealFilter(django_filters.FilterSet):
@@ -86,10 +92,10 @@ class DealFilter(django_filters.FilterSet):
     account = IdFilter(field_name="account_id")
     product = IdFilter(field_name="product_id")
     status = django_filters.ChoiceFilter(field_name="stage__kind", choices=Stage.Kind.choices)
-    opened_after = django_filters.DateFilter(field_name="opened_on", lookup_expr="gte")
-    opened_before = django_filters.DateFilter(field_name="opened_on", lookup_expr="lte")
-    closed_after = django_filters.DateFilter(field_name="closed_on", lookup_expr="gte")
-    closed_before = django_filters.DateFilter(field_name="closed_on", lookup_expr="lte")
+    opened_after = DateFilter(field_name="opened_on", lookup_expr="gte")
+    opened_before = DateFilter(field_name="opened_on", lookup_expr="lte")
+    closed_after = DateFilter(field_name="closed_on", lookup_expr="gte")
+    closed_before = DateFilter(field_name="closed_on", lookup_expr="lte")
     source = django_filters.ChoiceFilter(choices=Source.choices)
     external_id = django_filters.CharFilter(max_length=100)
 

@@ -15,12 +15,12 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from activities import access, selectors, services
+from activities import access, querystring, selectors, services
 from activities.models import ActivityType, Product, Source
 
 from . import bulk
@@ -81,8 +81,29 @@ BULK_RESPONSES = {
 
 
 class Pagination(PageNumberPagination):
+    """`?page=` and `?page_size=` as the pages read them: a page the list has, else 400 naming it."""
+
     page_size_query_param = "page_size"
     max_page_size = 1000
+
+    def get_page_size(self, request):
+        return self._read(
+            querystring.positive_int,
+            self.page_size_query_param,
+            request.query_params.get(self.page_size_query_param),
+            default=self.page_size,
+            maximum=self.max_page_size,
+        )
+
+    def get_page_number(self, request, paginator):
+        return self._read(querystring.page_number, request.query_params, paginator)
+
+    @staticmethod
+    def _read(parse, *args, **kwargs):
+        try:
+            return parse(*args, **kwargs)
+        except querystring.QueryError as exc:
+            raise ValidationError({exc.name: [str(exc)]}) from None
 
 
 class _Base(viewsets.GenericViewSet):

@@ -19,7 +19,7 @@ from leaderboards.selectors import (
     metric_named,
 )
 from metrics.api.serializers import ScopedQuerySerializer, scope_field
-from metrics.spans import Span, SpanError
+from metrics.spans import Span, SpanError, within_window
 
 CENT = Decimal("0.01")
 METRIC_MAX_LENGTH = 40
@@ -92,7 +92,7 @@ class SpanField(serializers.CharField):
             self.fail("max_length", max_length=self.max_length)
         try:
             # Also refuses the ends of the calendar, where the span before or after does not exist.
-            span = Span.parse(text)
+            span = within_window(Span.parse(text))
         except SpanError as exc:  # its message is translated and names the value and the reason
             raise serializers.ValidationError(str(exc), code="invalid") from exc
         return span

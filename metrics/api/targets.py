@@ -107,7 +107,8 @@ class PeriodFormField(forms.CharField):
         try:
             return Period.parse(text)
         except ValueError as exc:
-            raise forms.ValidationError(str(exc)) from exc
+            # The reason quotes the text, which may hold a %: passed as a parameter, never formatted.
+            raise forms.ValidationError("%(reason)s", params={"reason": str(exc)}) from exc
 
 
 @extend_schema_field({"type": "string", "pattern": r"^\d{4}(-Q[1-4]|-(0[1-9]|1[0-2]))?$"})

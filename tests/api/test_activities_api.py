@@ -73,8 +73,10 @@ class ActivityListTests:
             for row in client.get(URL, {"ordering": "duration_minutes"}).json()["results"]
         ]
         assert durations == [10, 20, 30]
-        # A field off the whitelist is ignored, not an error and not a leak.
-        assert client.get(URL, {"ordering": "notes"}).status_code == 200
+        # A field off the whitelist is refused, naming the parameter and the fields it may name.
+        refused = client.get(URL, {"ordering": "notes"})
+        assert refused.status_code == 400
+        assert "duration_minutes" in refused.json()["ordering"][0]
 
     def test_a_malformed_filter_is_400_naming_it(self, cast, logged):
         response = token_client(cast.admin).get(URL, {"occurred_after": "yesterday", "rep": "x"})

@@ -1,14 +1,15 @@
 """Spans: the periods a page shows, as written in URLs (calendar periods, weeks, days, ranges)."""
 
+import re
 from datetime import date, timedelta
 
 import pytest
 from django.http import QueryDict
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
-from metrics.periods import Period
-from metrics.spans import MAX_RANGE_DAYS, PRESETS, Span, SpanError, span_from_query
+from metrics.periods import Period, PeriodKind
+from metrics.spans import DAY, MAX_RANGE_DAYS, PRESETS, RANGE, WEEK, Span, SpanError, span_from_query
 
 
 @pytest.mark.parametrize(
@@ -134,3 +135,57 @@ def test_any_range_reads_back_from_its_key(first, length):
     assert span.previous().end == span.first
     if span.period is not None:
         assert Span.of_period(Period.parse(span.key)) == span
+
+
+# Years 2 to 9998: every span there has both neighbours (year 1 and 9999 are refused for that).
+FIRST_DAY, LAST_DAY = date(2, 1, 1), date(9998, 12, 31)
+
+
+def span_of_kind(day: date, kind: str, length: int) -> Span:
+    if kind == DAY:
+        return Span(day, day, DAY)
+    if kind == WEEK:
+        return Span.week_of(day)
+    if kind == RANGE:
+        return Span.between(day, min(day + timedelta(days=length), LAST_DAY))
+    return Span.of_period(Period.containing(day, kind))
+
+
+@given(
+    day=st.dates(min_value=FIRST_DAY, max_value=LAST_DAY),
+    kind=st.sampled_from([DAY, WEEK, *PeriodKind.values, RANGE]),
+    length=st.integers(min_value=1, max_value=MAX_RANGE_DAYS - 1),
+)
+@example(day=FIRST_DAY, kind=WEEK, length=1)  # 0002-W01 starts on 0001-12-31
+@example(day=date(999, 12, 31), kind=WEEK, length=1)
+@example(day=LAST_DAY, kind=WEEK, length=1)  # 9998-12-31 is in 9998-W52
+@example(day=FIRST_DAY, kind=RANGE, length=9)
+def test_every_span_key_of_every_kind_reads_back_in_years_2_to_9998(day, kind, length):
+    span = span_of_kind(day, kind, length)
+    # Every year in a key is written with four digits (0002-W01, not 2-W01).
+    assert re.fullmatch(r"\d{4}(-W\d{2}|-Q[1-4]|-\d{2}(-\d{2})?)?(\.\.\d{4}-\d{2}-\d{2})?", span.key), (
+        span.key
+    )
+    assert Span.parse(span.key) == span
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ({"period": "0001-01-02"}, "0001-01-02: 0001-01-02 is before 2000-01-01"),
+        ({"period": "1999"}, "1999: 1999-12-31 is before 2000-01-01"),
+        ({"from": "0002-01-01", "to": "0002-01-05"}, "is before 2000-01-01"),
+        ({"period": "9000-W10"}, "is too far in the future"),
+    ],
+)
+def test_the_query_string_refuses_a_span_wholly_outside_the_calendar_window(query, reason):
+    # 0001-01-02 was a 500 on the dashboard: its trend charts the months before year 1.
+    with pytest.raises(SpanError, match=reason):
+        span_from_query(query)
+
+
+@pytest.mark.django_db
+def test_a_span_across_the_earliest_date_is_read(settings):
+    settings.SALESTRACK_EARLIEST_DATE = date(2020, 6, 1)
+    assert span_from_query({"period": "2020"}) == Span.parse("2020")
