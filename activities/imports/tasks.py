@@ -9,7 +9,7 @@ A real run that succeeds removes its file. A dry run keeps it, so that "run it f
 imports exactly the file that was checked; files of dry runs never run for real, of
 failed runs and of crashed runs stay for a week (for a look at what went wrong) and are
 removed by the `activities.purge_import_files` task (see `import_files_purge`), which
-runs every hour (beat entry "activities: import housekeeping") and also ends jobs left
+runs every five minutes (beat entry "activities: import housekeeping") and also ends jobs left
 "running" by a worker that died (see `import_jobs_end_stale`) and sends again the jobs still
 "queued" because the broker was down when they were uploaded (see `import_jobs_requeue`).
 
@@ -353,7 +353,7 @@ def run_import_job(job_id: int) -> str:
 
 @shared_task(name="activities.purge_import_files")
 def purge_import_files() -> dict[str, int]:
-    """Hourly housekeeping: jobs left running by a dead worker, jobs the broker never got, old files."""
+    """Every five minutes: jobs left running by a dead worker, jobs the broker never got, old files."""
     return {
         "stale_jobs": import_jobs_end_stale(),
         "requeued_jobs": import_jobs_requeue(),

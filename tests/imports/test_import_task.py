@@ -250,7 +250,7 @@ def test_the_housekeeping_beat_entry_points_at_the_task():
 
     entry = PeriodicTask.objects.get(name="activities: import housekeeping")
     assert entry.task == "activities.purge_import_files" and entry.enabled
-    assert (entry.crontab.minute, entry.crontab.hour) == ("17", "*")
+    assert (entry.crontab.minute, entry.crontab.hour) == ("*/5", "*")
     app.loader.import_default_modules()
     assert "activities.purge_import_files" in app.tasks
 
