@@ -813,7 +813,10 @@ class _Generator:
                 0.4 * activity_type.is_selling,
             )
             _weight, factors, link = ACTIVITY_PROFILES.get(activity_type.name, default)
-            durations = [min(1440, max(1, round(activity_type.default_duration * f))) for f in factors]
+            durations = [
+                min(rules.DURATION_MAX, max(rules.DURATION_MIN, round(activity_type.default_duration * f)))
+                for f in factors
+            ]
             outcomes = OUTCOMES.get(activity_type.name, ("",))
             profiles.append((activity_type.pk, activity_type.is_selling, durations, link, outcomes))
 

@@ -85,8 +85,9 @@ class ActivitiesKind(Kind):
         data["type"] = kind
         data["occurred_at"] = self.moment(rec, "occurred_at", required=True)
         duration = self.cell(rec, "duration_minutes", parse_int)
-        if duration is not None and not 1 <= duration <= 1440:
-            self.error(rec, "duration_minutes", _("the duration must lie between 1 and 1440 minutes"))
+        problem = rules.duration_problem(duration)
+        if problem:
+            self.error(rec, "duration_minutes", problem)
         if duration is None and kind is not None:
             duration = kind.default_duration
         data["duration_minutes"] = duration
@@ -136,12 +137,9 @@ class ActivitiesKind(Kind):
                         _("no deal with this external id (source %(source)s)") % {"source": data["source"]},
                     )
                     continue
-                if deal[1] != data["rep_id"]:
-                    self.error(
-                        rec,
-                        "deal",
-                        _("the deal belongs to another rep; only a rep's own deals can be linked"),
-                    )
+                problem = rules.deal_link_problem(deal[1], data["rep_id"])
+                if problem:
+                    self.error(rec, "deal", problem)
                     continue
                 values["deal_id"] = deal[0]
                 if account is None:
@@ -149,8 +147,9 @@ class ActivitiesKind(Kind):
             obj = existing.get((data["source"], data["external_id"])) if data["external_id"] else None
             if obj is None:
                 rec.action = "create"
-                if not data["type"].is_active:
-                    self.error(rec, "type", _("this activity type is no longer in use"))
+                problem = rules.activity_type_problem(data["type"])
+                if problem:
+                    self.error(rec, "type", problem)
                 data["values"] = values
                 continue
             if not self.reps.may_write(obj.rep_id):
@@ -165,8 +164,9 @@ class ActivitiesKind(Kind):
             old_day = obj.occurred_at.astimezone(self.tz).date()
             old_type = obj.type_id
             changed = self.compare(obj, values)
-            if changed and obj.type_id != old_type and not data["type"].is_active:
-                self.error(rec, "type", _("this activity type is no longer in use"))
+            problem = rules.activity_type_problem(data["type"]) if obj.type_id != old_type else None
+            if changed and problem:
+                self.error(rec, "type", problem)
             rec.action = "update" if changed else "unchanged"
             rec.existing = obj
             data["old_day"] = old_day

@@ -119,11 +119,9 @@ class DealsKind(Kind):
         ):
             if problem:
                 self.error(rec, field, problem)
-        if stage is not None:
-            if stage.is_closed and closed is None:
-                self.error(rec, "closed_on", _("a won or lost deal needs its closing date"))
-            if not stage.is_closed and closed is not None:
-                self.error(rec, "closed_on", _("an open deal has no closing date"))
+        problem = rules.stage_close_problem(stage, closed)
+        if problem:
+            self.error(rec, "closed_on", problem)
         revenue_type = Deal.RevenueType.ONE_TIME
         if rec.has("revenue_type"):
             revenue_type = self.cell(rec, "revenue_type", parse_choice, Deal.RevenueType)
