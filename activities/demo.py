@@ -2,8 +2,8 @@
 
 One `random.Random(seed)` drives every choice, in a fixed order, so the same
 arguments on the same day give the same rows. Rows are built in memory and written
-in bulk inside one transaction (`bulk_create`; on SQLite the two big tables take a
-faster `executemany` lane, see _BulkWriter). The per-row services would be far too
+in bulk inside one transaction (`bulk_create`; the two big tables go through the imports'
+RowWriter: COPY on PostgreSQL, its executemany lane on SQLite). The per-row services would be far too
 slow for a year of a big team, so this module keeps their rules itself
 (amount >= 0, closed_on >= opened_on, closed_on set iff the stage is won or lost,
 durations 1-1440, nothing in the future, one target per owner and period, periods
@@ -49,6 +49,8 @@ from metrics.periods import Period, PeriodKind
 
 from . import rules
 from .access import ROLE_ADMIN, ROLE_MANAGER, ROLE_REP
+from .imports.kinds import ActivitiesKind
+from .imports.writer import RowWriter
 from .models import (
     Account,
     Activity,
@@ -69,6 +71,7 @@ DEMO_PASSWORD = "salestrack-demo"
 MAX_REPS = 2000
 MAX_DAYS = 3 * 366
 BATCH_SIZE = 2000
+CHANGE_FIELDS = ("deal_id", "from_stage_id", "to_stage_id", "changed_at", "by_id")
 
 TERRITORIES = ["North America", "EMEA", "APAC", "LATAM"]
 TEAM_NICKNAMES = ["Falcons", "Orcas", "Pumas", "Comets", "Pioneers", "Voyagers", "Summit", "Harbor"]
@@ -187,8 +190,8 @@ def demo_seed(
 
     `progress`: a stream for a progress bar (e.g. sys.stderr), or None for none.
 
-    `raw_inserts` picks how the two big tables are written (see _BulkWriter); by default
-    the fast lane on SQLite and bulk_create elsewhere. Both write the same rows.
+    `raw_inserts` picks how the two big tables are written on SQLite (RowWriter's executemany
+    lane, the default there, or bulk_create). Both write the same rows.
     """
     if settings.SALESTRACK_ENV == "production" and not allow_production:
         raise DemoRefused(_("Refusing to write demo data into a production database."))
@@ -250,89 +253,6 @@ def _delete_without_history(queryset) -> None:
         queryset.delete()
     else:
         queryset._raw_delete(queryset.db)
-
-
-class _BulkWriter:
-    """Collects rows of one model and writes them in batches, inside the caller's transaction.
-
-    `bulk_create(batch_size=...)` in general. On SQLite the same rows may go through
-    one `executemany()` of a plain INSERT instead: bulk_create spends ~85 us a row
-    preparing values in Python there (about 30 s for a year of 200 reps), executemany
-    ~10 us. That lane is only taken when every column is of a type whose value the
-    backend adapts as written below, and a test checks that both lanes write the
-    same rows. Rows get no primary key back; use bulk_create where ids are needed.
-    """
-
-    SIMPLE_TYPES = {
-        "AutoField", "BigAutoField", "ForeignKey", "IntegerField", "BigIntegerField", "SmallIntegerField",
-        "PositiveIntegerField", "PositiveSmallIntegerField", "PositiveBigIntegerField", "CharField",
-        "TextField", "BooleanField", "DateTimeField", "DateField", "DecimalField",
-    }  # fmt: skip
-    FLUSH_EVERY = 20000
-
-    def __init__(self, model, *, raw: bool):
-        self.model = model
-        fields = model._meta.concrete_fields
-        now = timezone.now()
-        self.template = []
-        for f in fields:
-            if f.has_default() and callable(f.default):
-                raise TypeError(f"{model.__name__}.{f.name} has a callable default")
-            stamped = getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
-            self.template.append(now if stamped else f.get_default())
-        self.index = {f.attname: i for i, f in enumerate(fields)}
-        self.rows: list[list] = []
-        self.count = 0
-        self.raw = raw and all(f.get_internal_type() in self.SIMPLE_TYPES for f in fields)
-        if self.raw:
-            ops = connection.ops
-            self.columns = [
-                (i, self._adapter(f, self.template[i])) for i, f in enumerate(fields) if not f.primary_key
-            ]
-            self.sql = "INSERT INTO {} ({}) VALUES ({})".format(
-                ops.quote_name(model._meta.db_table),
-                ", ".join(ops.quote_name(fields[i].column) for i, _a in self.columns),
-                ", ".join(["%s"] * len(self.columns)),
-            )
-
-    @staticmethod
-    def _adapter(field, constant):
-        """The backend's own adapter for the field's type (None: the value passes as it is)."""
-        ops, kind = connection.ops, field.get_internal_type()
-        if kind == "DateTimeField":
-            adapt = ops.adapt_datetimefield_value
-        elif kind == "DateField":
-            adapt = ops.adapt_datefield_value
-        elif kind == "DecimalField":
-            return lambda v: ops.adapt_decimalfield_value(v, field.max_digits, field.decimal_places)
-        else:
-            return None  # ints, strings, booleans and None
-        # The template's timestamps repeat on every row: adapt them once.
-        adapted = adapt(constant)
-        return lambda v: adapted if v is constant else adapt(v)
-
-    def add(self, **values) -> None:
-        row = self.template.copy()
-        for name, value in values.items():
-            row[self.index[name]] = value
-        self.rows.append(row)
-        if len(self.rows) >= self.FLUSH_EVERY:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self.rows:
-            return
-        if self.raw:
-            columns = self.columns
-            params = [
-                tuple(row[i] if adapt is None else adapt(row[i]) for i, adapt in columns) for row in self.rows
-            ]
-            with connection.cursor() as cursor:
-                cursor.executemany(self.sql, params)
-        else:
-            self.model.objects.bulk_create([self.model(*row) for row in self.rows], batch_size=BATCH_SIZE)
-        self.count += len(self.rows)
-        self.rows = []
 
 
 def _chunks(items: list, size: int):
@@ -782,16 +702,18 @@ class _Generator:
                 )
             )
         Deal.objects.bulk_create(deals, batch_size=BATCH_SIZE)
-        changes = _BulkWriter(DealStageChange, raw=self.raw_inserts)
+        changes = RowWriter(DealStageChange, CHANGE_FIELDS, executemany=self.raw_inserts)
         for plan, deal in zip(plans, deals, strict=True):
             plan.deal_id = deal.pk
             for day, minute, from_stage, to_stage in plan.events:
                 changes.add(
-                    deal_id=deal.pk,
-                    from_stage_id=from_stage.pk if from_stage else None,
-                    to_stage_id=to_stage.pk,
-                    changed_at=self._at(day, minute),
-                    by_id=plan.rep.user_id,
+                    (
+                        deal.pk,
+                        from_stage.pk if from_stage else None,
+                        to_stage.pk,
+                        self._at(day, minute),
+                        plan.rep.user_id,
+                    )
                 )
         changes.flush()
 
@@ -813,11 +735,15 @@ class _Generator:
                 0.4 * activity_type.is_selling,
             )
             _weight, factors, link = ACTIVITY_PROFILES.get(activity_type.name, default)
-            durations = [min(1440, max(1, round(activity_type.default_duration * f))) for f in factors]
+            durations = [
+                min(rules.DURATION_MAX, max(rules.DURATION_MIN, round(activity_type.default_duration * f)))
+                for f in factors
+            ]
             outcomes = OUTCOMES.get(activity_type.name, ("",))
             profiles.append((activity_type.pk, activity_type.is_selling, durations, link, outcomes))
 
-        writer = _BulkWriter(Activity, raw=self.raw_inserts)
+        # The imports' writer, with the columns of an imported activity (ActivitiesKind.CREATE_FIELDS).
+        writer = RowWriter(Activity, ActivitiesKind.CREATE_FIELDS, executemany=self.raw_inserts)
         for rep in self.reps:
             rep_deals = deals_by_rep[rep.index]
             home = self.accounts_by_region.get(self.team_territories[rep.team]) or [0]
@@ -847,15 +773,20 @@ class _Generator:
                         deal_id, account_id = deal.deal_id, self.accounts[deal.account].pk
                     elif selling and rng.random() < 0.3:
                         account_id = self.accounts[rng.choice(home)].pk
+                    # rep, type, occurred_at, duration, deal, account, outcome, notes, source, external id
                     writer.add(
-                        rep_id=rep.rep_id,
-                        type_id=type_id,
-                        occurred_at=self._at(day, minute),
-                        duration_minutes=duration,
-                        deal_id=deal_id,
-                        account_id=account_id,
-                        outcome=rng.choice(outcomes),
-                        source=Source.DEMO,
+                        (
+                            rep.rep_id,
+                            type_id,
+                            self._at(day, minute),
+                            duration,
+                            deal_id,
+                            account_id,
+                            rng.choice(outcomes),
+                            "",
+                            Source.DEMO,
+                            "",
+                        )
                     )
                     minute += duration + rng.choice((0, 0, 5, 10, 15, 30))
                     if minute > DAY_END:

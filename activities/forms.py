@@ -91,8 +91,8 @@ def _amount_field(label, **kwargs):
     # Not localized: <input type="number"> always sends a dot, whatever the language.
     return forms.DecimalField(
         label=label,
-        max_digits=14,
-        decimal_places=2,
+        max_digits=rules.AMOUNT_MAX_DIGITS,
+        decimal_places=rules.AMOUNT_DECIMAL_PLACES,
         widget=forms.NumberInput(attrs={"step": "0.01", "min": "0", "inputmode": "decimal"}),
         **kwargs,
     )
@@ -117,12 +117,14 @@ class ActivityForm(forms.Form):
         widget=DateTimeLocalInput(),
         input_formats=[DATETIME_LOCAL_FORMAT, "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"],
     )
-    # The service checks 1–1440; the attributes only help the browser.
+    # The service checks the range (activities.rules); the attributes only help the browser.
     duration_minutes = forms.IntegerField(
         label=_("Duration (minutes)"),
         required=False,
         help_text=_("Leave empty for the type's usual duration."),
-        widget=forms.NumberInput(attrs={"min": "1", "max": "1440", "inputmode": "numeric"}),
+        widget=forms.NumberInput(
+            attrs={"min": rules.DURATION_MIN, "max": rules.DURATION_MAX, "inputmode": "numeric"}
+        ),
     )
     deal = forms.ModelChoiceField(
         label=_("Deal"), queryset=Deal.objects.none(), required=False, empty_label=_("— no deal —")

@@ -14,6 +14,11 @@ from django.utils.translation import gettext as _
 
 # The longest notes an activity may carry (characters): a page of text, not a file pasted in.
 NOTES_MAX_LENGTH = 10_000
+# An activity lasts from a minute to a whole day (the model's validators and check constraint agree).
+DURATION_MIN, DURATION_MAX = 1, 1440
+# Money (deal amounts, quotas, projections): up to 12 digits before the point and cents after it,
+# the models' DecimalField.
+AMOUNT_MAX_DIGITS, AMOUNT_DECIMAL_PLACES = 14, 2
 
 
 def earliest_day() -> date:
@@ -83,3 +88,35 @@ def period_problem(start: date) -> str | None:
     if problem is None and start > add_years(latest_day(), settings.SALESTRACK_MAX_EXPECTED_CLOSE_YEARS):
         problem = _("%(day)s is too far in the future.") % {"day": start.isoformat()}
     return problem
+
+
+def duration_problem(minutes: int | None) -> str | None:
+    if minutes is not None and not DURATION_MIN <= minutes <= DURATION_MAX:
+        return _("The duration must lie between 1 and 1440 minutes.")
+    return None
+
+
+def activity_type_problem(activity_type) -> str | None:
+    """A retired type may not be picked again (old entries of it stay editable: callers ask only
+    for a new or changed type)."""
+    if activity_type is not None and not activity_type.is_active:
+        return _("This activity type is no longer in use.")
+    return None
+
+
+def deal_link_problem(deal_owner_id: int | None, rep_id: int | None) -> str | None:
+    """An activity links only a deal of its own rep."""
+    if deal_owner_id is not None and rep_id is not None and deal_owner_id != rep_id:
+        return _("You can only link your own deals.")
+    return None
+
+
+def stage_close_problem(stage, closed_on: date | None) -> str | None:
+    """A won or lost deal has its closing date; an open one has none."""
+    if stage is None:
+        return None
+    if stage.is_closed and closed_on is None:
+        return _("A won or lost deal needs its closing date.")
+    if not stage.is_closed and closed_on is not None:
+        return _("An open deal has no closing date.")
+    return None

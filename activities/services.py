@@ -21,8 +21,7 @@ from . import rules
 from .models import Account, Activity, ActivityType, Deal, DealStageChange, Product, Rep, Source, Stage
 
 
-def _check_day(errors: dict, field: str, day: date | None, *, future_ok: bool = False) -> None:
-    problem = rules.day_problem(day, future_ok=future_ok)
+def _check(errors: dict, field: str, problem: str | None) -> None:
     if problem:
         errors.setdefault(field, []).append(problem)
 
@@ -68,12 +67,11 @@ def _activity_rules(activity: Activity, *, new_type: bool = True) -> dict:
     if activity.occurred_at is not None:
         if timezone.is_naive(activity.occurred_at):
             activity.occurred_at = timezone.make_aware(activity.occurred_at)
-        _check_day(errors, "occurred_at", timezone.localtime(activity.occurred_at).date())
-    # A retired type may not be picked again, but old entries of it stay editable.
-    if new_type and activity.type_id and not activity.type.is_active:
-        errors.setdefault("type", []).append(_("This activity type is no longer in use."))
-    if activity.deal_id and activity.rep_id and activity.deal.owner_id != activity.rep_id:
-        errors.setdefault("deal", []).append(_("You can only link your own deals."))
+        _check(errors, "occurred_at", rules.day_problem(timezone.localtime(activity.occurred_at).date()))
+    if new_type and activity.type_id:
+        _check(errors, "type", rules.activity_type_problem(activity.type))
+    if activity.deal_id:
+        _check(errors, "deal", rules.deal_link_problem(activity.deal.owner_id, activity.rep_id))
     return errors
 
 
@@ -144,19 +142,12 @@ def activity_delete(*, activity: Activity) -> None:
 
 def _deal_rules(deal: Deal) -> dict:
     errors: dict = {}
-    _check_day(errors, "opened_on", deal.opened_on)
-    _check_day(errors, "closed_on", deal.closed_on)
-    for field, problem in (
-        ("expected_close_on", rules.expected_close_problem(deal.opened_on, deal.expected_close_on)),
-        ("closed_on", rules.close_problem(deal.opened_on, deal.closed_on)),
-    ):
-        if problem:
-            errors.setdefault(field, []).append(problem)
+    _check(errors, "opened_on", rules.day_problem(deal.opened_on))
+    _check(errors, "closed_on", rules.day_problem(deal.closed_on))
+    _check(errors, "expected_close_on", rules.expected_close_problem(deal.opened_on, deal.expected_close_on))
+    _check(errors, "closed_on", rules.close_problem(deal.opened_on, deal.closed_on))
     if deal.stage_id:
-        if deal.stage.is_closed and deal.closed_on is None:
-            errors.setdefault("closed_on", []).append(_("A won or lost deal needs its closing date."))
-        if not deal.stage.is_closed and deal.closed_on is not None:
-            errors.setdefault("closed_on", []).append(_("An open deal has no closing date."))
+        _check(errors, "closed_on", rules.stage_close_problem(deal.stage, deal.closed_on))
     if deal.owner_id and not deal.owner.is_active and deal._state.adding:
         errors.setdefault("owner", []).append(_("This rep is no longer active."))
     return errors
@@ -270,8 +261,9 @@ def deal_move_stage(
         if amount is not None:
             locked.amount = amount
     else:
-        if closed_on is not None:
-            raise ValidationError({"closed_on": _("An open deal has no closing date.")})
+        problem = rules.stage_close_problem(to_stage, closed_on)
+        if problem:
+            raise ValidationError({"closed_on": problem})
         locked.closed_on = None
         if amount is not None:
             locked.amount = amount

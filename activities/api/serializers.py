@@ -167,7 +167,11 @@ class DealInputSerializer(serializers.Serializer):
         help_text=_("Leave out: a rep opens their own deals. If sent, it must be the caller."),
     )
     name = serializers.CharField(max_length=200)
-    amount = serializers.DecimalField(max_digits=14, decimal_places=2, help_text=_("Not negative."))
+    amount = serializers.DecimalField(
+        max_digits=rules.AMOUNT_MAX_DIGITS,
+        decimal_places=rules.AMOUNT_DECIMAL_PLACES,
+        help_text=_("Not negative."),
+    )
     account = ScopedPrimaryKeyField(
         scope=access.selectable_accounts, queryset=Account.objects.all(), required=False, allow_null=True
     )
@@ -227,8 +231,8 @@ class DealMoveSerializer(serializers.Serializer):
         help_text=_("Closing date when entering a won or lost stage; today if left out."),
     )
     amount = serializers.DecimalField(
-        max_digits=14,
-        decimal_places=2,
+        max_digits=rules.AMOUNT_MAX_DIGITS,
+        decimal_places=rules.AMOUNT_DECIMAL_PLACES,
         required=False,
         allow_null=True,
         help_text=_("The final amount, confirmed on winning or losing."),

@@ -14,6 +14,8 @@ from decimal import Decimal, InvalidOperation
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from activities import rules
+
 NOON = time(12, 0)
 TRUE = {"1", "true", "yes", "y", "t", "active", "x"}
 FALSE = {"0", "false", "no", "n", "f", "inactive", ""}
@@ -87,7 +89,9 @@ def parse_datetime(value, date_fmt: str | None = None, datetime_fmt: str | None 
     return moment
 
 
-def parse_decimal(value, *, places: int = 2, max_digits: int = 14) -> Decimal:
+def parse_decimal(
+    value, *, places: int = rules.AMOUNT_DECIMAL_PLACES, max_digits: int = rules.AMOUNT_MAX_DIGITS
+) -> Decimal:
     if isinstance(value, bool):
         raise ValueError(_("not a number"))
     if isinstance(value, int | float):
