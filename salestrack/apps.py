@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class SalestrackConfig(AppConfig):
-    """The project's own wiring (no models): connects the idle sign-out's clock to sign-in."""
+    """The project's own wiring: the idle sign-out's clock at sign-in, and the API-token failures."""
 
     name = "salestrack"
     verbose_name = "salestrack"

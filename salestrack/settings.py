@@ -250,8 +250,9 @@ CACHES = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: DRF answers an unauthenticated call with the first class's challenge,
-        # so a bad token gets 401 + "WWW-Authenticate: Token" instead of 403.
-        "rest_framework.authentication.TokenAuthentication",
+        # so a bad token gets 401 + "WWW-Authenticate: Token" instead of 403. Failed tokens are
+        # counted per address and locked out (salestrack/tokens.py).
+        "salestrack.tokens.LockingTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -361,6 +362,11 @@ if SALESTRACK_LOGIN_FAILURE_LIMIT < 1:
 SALESTRACK_LOGIN_COOLOFF_MINUTES = env.int("SALESTRACK_LOGIN_COOLOFF_MINUTES", default=15)
 if SALESTRACK_LOGIN_COOLOFF_MINUTES < 1:
     raise ImproperlyConfigured("SALESTRACK_LOGIN_COOLOFF_MINUTES must be at least 1")
+# API tokens: after this many failed token authentications from one address, that address is
+# refused every token (429) until the cool-off above has passed since its last failure.
+SALESTRACK_TOKEN_FAILURE_LIMIT = env.int("SALESTRACK_TOKEN_FAILURE_LIMIT", default=20)
+if SALESTRACK_TOKEN_FAILURE_LIMIT < 1:
+    raise ImproperlyConfigured("SALESTRACK_TOKEN_FAILURE_LIMIT must be at least 1")
 # Addresses or networks of the reverse proxies in front of the app (comma-separated). Only a
 # request from one of them has its client address read from X-Forwarded-For; otherwise a client
 # could name any address in that header and never be locked out.

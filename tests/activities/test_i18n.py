@@ -2,6 +2,9 @@
 numbers, money and dates follow the chosen language."""
 
 import re
+import shutil
+import subprocess
+import sys
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -135,6 +138,34 @@ class TestCatalogues:
         )
         assert untranslated == []
         assert (LOCALE / language / "LC_MESSAGES" / "django.mo").exists()
+
+    def test_the_catalogues_hold_every_message_of_the_code(self, tmp_path):
+        """makemessages over a copy of the code adds nothing untranslated to any catalogue.
+
+        The check above reads the .po files as they are; this one catches a message added to
+        the code (or changed) whose catalogues were not brought up to date.
+        """
+        root = Path(settings.BASE_DIR)
+        for name in ("activities", "metrics", "leaderboards", "salestrack", "templates", "locale"):
+            shutil.copytree(
+                root / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__", "*.mo")
+            )
+        shutil.copy(root / "manage.py", tmp_path / "manage.py")
+        subprocess.run(
+            [sys.executable, "manage.py", "makemessages", "--all", "--no-obsolete"],
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+        )
+        behind = {}
+        for language in sorted(NAVIGATION):
+            text = (tmp_path / "locale" / language / "LC_MESSAGES" / "django.po").read_text(encoding="utf-8")
+            missing = re.findall(
+                r'^msgid "(.*)"\n(?:msgid_plural .*\n)?msgstr(?:\[\d\])? ""\n(?!")', text, re.M
+            )
+            if missing or "#, fuzzy" in text:
+                behind[language] = (len(missing), text.count("#, fuzzy"))
+        assert behind == {}, f"run `make messages` and translate (untranslated, fuzzy): {behind}"
 
     @pytest.mark.parametrize("language", sorted(NAVIGATION))
     def test_model_choices_periods_and_language_names_are_translated(self, language):
