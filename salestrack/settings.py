@@ -404,6 +404,15 @@ SALESTRACK_SESSION_IDLE_MINUTES = env.int("SALESTRACK_SESSION_IDLE_MINUTES", def
 if SALESTRACK_SESSION_IDLE_MINUTES < 1:
     raise ImproperlyConfigured("SALESTRACK_SESSION_IDLE_MINUTES must be at least 1")
 
+# The worker's supervisor (manage.py run_worker) pings its worker this often (seconds), and
+# replaces it after this many pings missed in a row while the broker answers.
+SALESTRACK_WORKER_PING_SECONDS = env.float("SALESTRACK_WORKER_PING_SECONDS", default=30.0)
+SALESTRACK_WORKER_PING_MISSES = env.int("SALESTRACK_WORKER_PING_MISSES", default=3)
+if SALESTRACK_WORKER_PING_SECONDS <= 0 or SALESTRACK_WORKER_PING_MISSES < 1:
+    raise ImproperlyConfigured(
+        "SALESTRACK_WORKER_PING_SECONDS must be above 0 and SALESTRACK_WORKER_PING_MISSES at least 1"
+    )
+
 # Content-Security-Policy (django-csp) on every page, admin and API docs included: scripts and
 # styles only from our own static files, no 'unsafe-inline' for either. plotly.js's global rules
 # come from static/vendor/plotly/plotly.css (its inline <style> is skipped, see the dashboard

@@ -37,9 +37,11 @@ def test_commands_point_at_modules_that_exist(compose):
     web = " ".join(services["web"]["command"])
     assert "salestrack.wsgi:application" in web
     assert (ROOT / "salestrack" / "wsgi.py").exists()
-    for name in ("worker", "beat"):
-        command = services[name]["command"]
-        assert command[:3] == ["celery", "-A", "salestrack"]
+    assert services["beat"]["command"][:3] == ["celery", "-A", "salestrack"]
+    # The worker runs under its supervisor, which starts `celery -A salestrack worker` itself.
+    worker = services["worker"]["command"]
+    assert worker[:3] == ["python", "manage.py", "run_worker"] and "--" in worker
+    assert (ROOT / "salestrack" / "management" / "commands" / "run_worker.py").exists()
     assert (ROOT / "salestrack" / "celery.py").exists()
     beat = " ".join(services["beat"]["command"])
     from django.conf import settings
