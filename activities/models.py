@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-from .rules import NOTES_MAX_LENGTH
+from .rules import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, DURATION_MAX, DURATION_MIN, NOTES_MAX_LENGTH
 
 
 class User(AbstractUser):
@@ -107,8 +107,8 @@ class Product(models.Model):
     category = models.CharField(_("category"), max_length=100, blank=True)
     list_price = models.DecimalField(
         _("list price"),
-        max_digits=14,
-        decimal_places=2,
+        max_digits=AMOUNT_MAX_DIGITS,
+        decimal_places=AMOUNT_DECIMAL_PLACES,
         null=True,
         blank=True,
         validators=[MinValueValidator(Decimal("0"))],
@@ -241,8 +241,8 @@ class Deal(models.Model):
     )
     amount = models.DecimalField(
         _("amount"),
-        max_digits=14,
-        decimal_places=2,
+        max_digits=AMOUNT_MAX_DIGITS,
+        decimal_places=AMOUNT_DECIMAL_PLACES,
         validators=[MinValueValidator(Decimal("0"))],
     )
     revenue_type = models.CharField(
@@ -342,7 +342,7 @@ class ActivityType(models.Model):
     default_duration = models.PositiveSmallIntegerField(
         _("default duration (minutes)"),
         default=15,
-        validators=[MinValueValidator(1), MaxValueValidator(1440)],
+        validators=[MinValueValidator(DURATION_MIN), MaxValueValidator(DURATION_MAX)],
     )
     order = models.PositiveSmallIntegerField(_("order"), default=0)
     is_active = models.BooleanField(_("active"), default=True)
@@ -353,7 +353,7 @@ class ActivityType(models.Model):
         verbose_name_plural = _("activity types")
         constraints = [
             models.CheckConstraint(
-                condition=Q(default_duration__gte=1) & Q(default_duration__lte=1440),
+                condition=Q(default_duration__gte=DURATION_MIN) & Q(default_duration__lte=DURATION_MAX),
                 name="activitytype_default_duration_1_1440",
                 violation_error_message=_("The default duration must lie between 1 and 1440 minutes."),
             )
@@ -371,7 +371,7 @@ class Activity(models.Model):
     occurred_at = models.DateTimeField(_("when"))
     duration_minutes = models.PositiveSmallIntegerField(
         _("duration (minutes)"),
-        validators=[MinValueValidator(1), MaxValueValidator(1440)],
+        validators=[MinValueValidator(DURATION_MIN), MaxValueValidator(DURATION_MAX)],
     )
     deal = models.ForeignKey(
         Deal,
@@ -408,7 +408,7 @@ class Activity(models.Model):
         verbose_name_plural = _("activities")
         constraints = [
             models.CheckConstraint(
-                condition=Q(duration_minutes__gte=1) & Q(duration_minutes__lte=1440),
+                condition=Q(duration_minutes__gte=DURATION_MIN) & Q(duration_minutes__lte=DURATION_MAX),
                 name="activity_duration_1_1440",
                 violation_error_message=_("The duration must lie between 1 and 1440 minutes."),
             ),

@@ -9,6 +9,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from activities.models import Team
+from activities.rules import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
 
 from .periods import Period
 
@@ -54,16 +55,16 @@ class QuotaBulkForm(forms.Form):
     amount = forms.DecimalField(
         label=_("Quota per rep"),
         min_value=Decimal("0"),
-        max_digits=14,
-        decimal_places=2,
+        max_digits=AMOUNT_MAX_DIGITS,
+        decimal_places=AMOUNT_DECIMAL_PLACES,
         help_text=_("Every active rep of the team gets this quota for the period."),
     )
     team_amount = forms.DecimalField(
         label=_("Team quota"),
         required=False,
         min_value=Decimal("0"),
-        max_digits=14,
-        decimal_places=2,
+        max_digits=AMOUNT_MAX_DIGITS,
+        decimal_places=AMOUNT_DECIMAL_PLACES,
         help_text=_(
             "Optional: the team's own quota for the period. "
             "Leave it empty and the team's quota is the sum of its reps' quotas."

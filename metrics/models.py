@@ -12,6 +12,8 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from activities.rules import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
+
 from .periods import Period, PeriodKind
 
 
@@ -92,7 +94,10 @@ class PeriodTarget(models.Model):
 
 class Quota(PeriodTarget):
     amount = models.DecimalField(
-        _("amount"), max_digits=14, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
+        _("amount"),
+        max_digits=AMOUNT_MAX_DIGITS,
+        decimal_places=AMOUNT_DECIMAL_PLACES,
+        validators=[MinValueValidator(Decimal("0"))],
     )
     history = HistoricalRecords()
 
@@ -117,8 +122,8 @@ class Quota(PeriodTarget):
 class Projection(PeriodTarget):
     amount = models.DecimalField(
         _("forecast revenue"),
-        max_digits=14,
-        decimal_places=2,
+        max_digits=AMOUNT_MAX_DIGITS,
+        decimal_places=AMOUNT_DECIMAL_PLACES,
         validators=[MinValueValidator(Decimal("0"))],
     )
     history = HistoricalRecords()

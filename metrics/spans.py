@@ -262,13 +262,18 @@ def within_window(span: Span) -> Span:
     """`span`, if some of its days lie in the calendar window of activities.rules (the days a
     row may hold, up to the planning horizon); SpanError otherwise. Pages also chart the
     periods before a span, which exist for every span the window lets through."""
-    if span.last < rules.earliest_day():
-        problem = rules.too_early(span.last)
-    else:
-        problem = rules.period_problem(max(span.first, rules.earliest_day()))
+    problem = window_problem(span.first, span.last)
     if problem:
         raise SpanError(gettext("%(span)s: %(reason)s") % {"span": span.key, "reason": problem})
     return span
+
+
+def window_problem(first: date, last: date) -> str | None:
+    """Why the days `first`..`last` lie wholly outside the calendar window, or None if some
+    of them lie inside it. The one test behind every period and span a URL or the API names."""
+    if last < rules.earliest_day():
+        return rules.too_early(last)
+    return rules.period_problem(max(first, rules.earliest_day()))
 
 
 def _within_calendar(text: str, make) -> Span:

@@ -9,6 +9,7 @@ from rest_framework import serializers
 from metrics.models import MONEY, Scope
 from metrics.periods import Period
 from metrics.selectors import COMPANY_ID
+from metrics.spans import window_problem
 
 PERIOD_HELP = _(
     "A calendar period in the deployment's time zone: 2026 (year), 2026-Q3 (quarter), 2026-07 (month)."
@@ -45,6 +46,9 @@ class PeriodField(serializers.CharField):
             raise serializers.ValidationError(
                 self.error_messages["out_of_range"] % {"text": text}, code="out_of_range"
             ) from None
+        problem = window_problem(period.start, period.last_day)
+        if problem:
+            raise serializers.ValidationError(f"{text}: {problem}", code="out_of_range")
         return period
 
     def to_representation(self, value) -> str:

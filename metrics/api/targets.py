@@ -29,9 +29,11 @@ from activities.api.serializers import ScopedPrimaryKeyField
 from activities.api.throttles import WriteThrottleMixin
 from activities.api.views import BAD_INPUT, NOT_FOUND, SIGNED_OUT_OR_REFUSED, THROTTLED, _Base
 from activities.models import Rep, Team
+from activities.rules import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
 from metrics.models import Projection, Quota
 from metrics.periods import Period
 from metrics.services import target_delete, target_set
+from metrics.spans import window_problem
 
 from .serializers import PERIOD_HELP, PeriodField
 
@@ -46,7 +48,9 @@ class TargetInputSerializer(serializers.Serializer):
         scope=access.visible_teams, queryset=Team.objects.all(), required=False, allow_null=True
     )
     period = PeriodField()
-    amount = serializers.DecimalField(max_digits=14, decimal_places=2, help_text=_("Not negative."))
+    amount = serializers.DecimalField(
+        max_digits=AMOUNT_MAX_DIGITS, decimal_places=AMOUNT_DECIMAL_PLACES, help_text=_("Not negative.")
+    )
 
     def validate(self, attrs):
         if (attrs.get("rep") is None) == (attrs.get("team") is None):
@@ -59,7 +63,9 @@ class TargetInputSerializer(serializers.Serializer):
 class TargetAmountSerializer(serializers.Serializer):
     """An edit changes the amount; the rep or team and the period stay (delete and set anew to move one)."""
 
-    amount = serializers.DecimalField(max_digits=14, decimal_places=2, help_text=_("Not negative."))
+    amount = serializers.DecimalField(
+        max_digits=AMOUNT_MAX_DIGITS, decimal_places=AMOUNT_DECIMAL_PLACES, help_text=_("Not negative.")
+    )
 
     def validate(self, attrs):
         fixed = [name for name in ("rep", "team", "period") if name in self.initial_data]
@@ -81,7 +87,9 @@ class TargetSerializer(serializers.Serializer):
     rep = serializers.IntegerField(source="rep_id", read_only=True, allow_null=True)
     team = serializers.IntegerField(source="team_id", read_only=True, allow_null=True)
     period = PeriodOutField(read_only=True, help_text=PERIOD_HELP)
-    amount = serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True)
+    amount = serializers.DecimalField(
+        max_digits=AMOUNT_MAX_DIGITS, decimal_places=AMOUNT_DECIMAL_PLACES, read_only=True
+    )
 
 
 class QuotaSerializer(TargetSerializer):
@@ -90,7 +98,10 @@ class QuotaSerializer(TargetSerializer):
 
 class ProjectionSerializer(TargetSerializer):
     amount = serializers.DecimalField(
-        max_digits=14, decimal_places=2, read_only=True, help_text=_("The forecast revenue.")
+        max_digits=AMOUNT_MAX_DIGITS,
+        decimal_places=AMOUNT_DECIMAL_PLACES,
+        read_only=True,
+        help_text=_("The forecast revenue."),
     )
 
 
@@ -105,10 +116,14 @@ class PeriodFormField(forms.CharField):
         if len(text) > 16:
             raise forms.ValidationError(_("Write 2026 (year), 2026-Q3 (quarter) or 2026-07 (month)."))
         try:
-            return Period.parse(text)
+            period = Period.parse(text)
         except ValueError as exc:
             # The reason quotes the text, which may hold a %: passed as a parameter, never formatted.
             raise forms.ValidationError("%(reason)s", params={"reason": str(exc)}) from exc
+        problem = window_problem(period.start, period.last_day)
+        if problem:
+            raise forms.ValidationError("%(text)s: %(reason)s", params={"text": text, "reason": problem})
+        return period
 
 
 @extend_schema_field({"type": "string", "pattern": r"^\d{4}(-Q[1-4]|-(0[1-9]|1[0-2]))?$"})

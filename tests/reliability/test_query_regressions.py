@@ -157,3 +157,24 @@ def test_a_span_outside_the_calendar_window_is_refused_by_the_leaderboard_api(ad
     response = admin.get("/api/v1/leaderboards/?metric=revenue&scope=company&period=0002-01-02")
     assert response.status_code == 400
     assert "0002-01-02 is before 2000-01-01" in response.json()["period"][0]
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        # Were accepted: a period the calendar holds but no row may lie in, read as an empty answer.
+        ("/api/v1/metrics/?scope=company&period=0002", "0002: 0002-12-31 is before 2000-01-01"),
+        ("/api/v1/funnel/?scope=company&period=0002-Q1", "0002-Q1: 0002-03-31 is before 2000-01-01"),
+        ("/api/v1/metrics/?scope=company&period=9000-Q1", "is too far in the future"),
+        ("/api/v1/quotas/?period=1999-12", "1999-12: 1999-12-31 is before 2000-01-01"),
+    ],
+)
+def test_a_period_outside_the_calendar_window_is_refused_by_the_metrics_api(admin, url, message):
+    response = admin.get(url)
+    assert response.status_code == 400, response.content
+    assert message in response.json()["period"][0]
+
+
+def test_the_first_period_of_the_calendar_window_is_still_read(admin):
+    assert admin.get("/api/v1/metrics/?scope=company&period=2000").status_code == 200
+    assert admin.get("/api/v1/quotas/?period=2000-01").status_code == 200

@@ -189,15 +189,7 @@ class DealsKind(Kind):
                 if obj.stage_id != data["old_stage_id"]:
                     to_stage = self.stages_by_id[obj.stage_id]
                     at = noon(obj.closed_on) if to_stage.is_closed and obj.closed_on else self.now
-                    moves.append(
-                        DealStageChange(
-                            deal=obj,
-                            from_stage_id=data["old_stage_id"],
-                            to_stage=to_stage,
-                            changed_at=at,
-                            by=self.by,
-                        )
-                    )
+                    moves.append(self._move(obj, data["old_stage_id"], to_stage, at))
             else:
                 continue
             self.days.update((obj.opened_on, obj.closed_on, obj.expected_close_on))
@@ -207,30 +199,10 @@ class DealsKind(Kind):
             if stage.is_closed and reached is not None:
                 # The deal's history as far as the file tells it: opened in the last open stage it
                 # reached, then won or lost on its closing day (the funnel counts how far it got).
-                moves.append(
-                    DealStageChange(
-                        deal=obj,
-                        from_stage=None,
-                        to_stage=reached,
-                        changed_at=noon(obj.opened_on),
-                        by=self.by,
-                    )
-                )
-                moves.append(
-                    DealStageChange(
-                        deal=obj,
-                        from_stage=reached,
-                        to_stage=stage,
-                        changed_at=noon(obj.closed_on),
-                        by=self.by,
-                    )
-                )
+                moves.append(self._move(obj, None, reached, noon(obj.opened_on)))
+                moves.append(self._move(obj, reached.pk, stage, noon(obj.closed_on)))
             else:
-                moves.append(
-                    DealStageChange(
-                        deal=obj, from_stage=None, to_stage=stage, changed_at=noon(obj.opened_on), by=self.by
-                    )
-                )
+                moves.append(self._move(obj, None, stage, noon(obj.opened_on)))
         if updates:
             for obj in updates:
                 obj.version = F("version") + 1
@@ -238,6 +210,12 @@ class DealsKind(Kind):
                 updates, [*self.WRITE_FIELDS, "updated_at", "version"], batch_size=BATCH_SIZE
             )
         DealStageChange.objects.bulk_create(moves, batch_size=BATCH_SIZE)
+
+    def _move(self, deal: Deal, from_stage_id: int | None, to_stage, at) -> DealStageChange:
+        """One step of a deal's stage history, recorded as made by the importing user."""
+        return DealStageChange(
+            deal=deal, from_stage_id=from_stage_id, to_stage=to_stage, changed_at=at, by=self.by
+        )
 
     def prepare_write(self) -> dict[str, int]:
         created = {}
