@@ -30,6 +30,7 @@ from metrics.admin import (
     TeamQuotaInline,
 )
 from metrics.forms import drop_repeated_non_field_errors
+from salestrack.admin_site import CalendarChangeListMixin
 
 from . import access, services
 from .models import (
@@ -46,10 +47,6 @@ from .models import (
     Territory,
     User,
 )
-
-admin.site.site_header = _("salestrack administration")
-admin.site.site_title = _("salestrack administration")
-admin.site.index_title = _("Configuration and data")
 
 
 class ServiceWriteForm(forms.ModelForm):
@@ -257,7 +254,7 @@ class TeamAdmin(TargetInlineChangesMixin, admin.ModelAdmin):
 
 
 @admin.register(Rep)
-class RepAdmin(ReshapesMetricsMixin, TargetInlineChangesMixin, admin.ModelAdmin):
+class RepAdmin(CalendarChangeListMixin, ReshapesMetricsMixin, TargetInlineChangesMixin, admin.ModelAdmin):
     # A rep counts for their current team and territory: moving them moves their history.
     metrics_fields = ("team", "territory")
     list_display = ["name", "team", "territory", "is_active", "hired_on"]
@@ -441,7 +438,7 @@ class DealStageChangeInline(admin.TabularInline):
 
 
 @admin.register(Deal)
-class DealAdmin(ServiceWriteAdminMixin, admin.ModelAdmin):
+class DealAdmin(CalendarChangeListMixin, ServiceWriteAdminMixin, admin.ModelAdmin):
     form = DealAdminForm
     inlines = [DealStageChangeInline]
     list_display = [
@@ -497,7 +494,7 @@ class DealAdmin(ServiceWriteAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(DealStageChange)
-class DealStageChangeAdmin(admin.ModelAdmin):
+class DealStageChangeAdmin(CalendarChangeListMixin, admin.ModelAdmin):
     """The stage history: written by the services only, read here."""
 
     list_display = ["deal", "from_stage", "to_stage", "changed_at", "by"]
@@ -558,7 +555,7 @@ class ActivityAdminForm(ServiceWriteForm):
 
 
 @admin.register(Activity)
-class ActivityAdmin(ServiceWriteAdminMixin, admin.ModelAdmin):
+class ActivityAdmin(CalendarChangeListMixin, ServiceWriteAdminMixin, admin.ModelAdmin):
     form = ActivityAdminForm
     list_display = ["occurred_at", "type", "rep", "duration_minutes", "deal", "account", "outcome", "source"]
     list_filter = ["type__is_selling", "type", "source", "rep__team"]
@@ -588,7 +585,7 @@ class ActivityAdmin(ServiceWriteAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(ImportJob)
-class ImportJobAdmin(ReadOnlyAdmin):
+class ImportJobAdmin(CalendarChangeListMixin, ReadOnlyAdmin):
     """Written by the upload page and the import task only; admins watch (and start imports)."""
 
     change_list_template = "imports/admin_change_list.html"

@@ -6,6 +6,7 @@ Every target keeps its change history (simple_history), so admins see who change
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.http import HttpResponseRedirect
@@ -17,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from activities.models import Team
+from salestrack.admin_site import CalendarChangeListMixin
 
 from . import jobs, services
 from .forms import PeriodTargetAdminForm, PeriodTargetInlineFormSet, QuotaBulkForm
@@ -33,9 +35,13 @@ class TeamOrItsRepsFilter(admin.SimpleListFilter):
         return list(Team.objects.order_by("name").values_list("pk", "name"))
 
     def queryset(self, request, queryset):
-        if self.value():
-            return queryset.filter(Q(team_id=self.value()) | Q(rep__team_id=self.value()))
-        return queryset
+        if not self.value():
+            return queryset
+        # Only a team of the list: anything else (a word, a huge number) is a bad lookup, not a 500.
+        team_id = next((pk for pk, _name in self.lookup_choices if str(pk) == str(self.value())), None)
+        if team_id is None:
+            raise IncorrectLookupParameters(gettext("%(value)s is not a team.") % {"value": self.value()})
+        return queryset.filter(Q(team_id=team_id) | Q(rep__team_id=team_id))
 
 
 class OwnerKindFilter(admin.SimpleListFilter):
@@ -109,7 +115,7 @@ class ReshapesMetricsMixin:
         self._mark()
 
 
-class PeriodTargetAdmin(SimpleHistoryAdmin):
+class PeriodTargetAdmin(CalendarChangeListMixin, SimpleHistoryAdmin):
     form = PeriodTargetAdminForm
     list_display = ["owner_display", "period_display", "period_kind"]
     list_filter = [TeamOrItsRepsFilter, OwnerKindFilter, "period_kind"]
@@ -299,7 +305,7 @@ class MetricRunProblemInline(admin.TabularInline):
 
 
 @admin.register(MetricRun)
-class MetricRunAdmin(ReadOnlyAdmin):
+class MetricRunAdmin(CalendarChangeListMixin, ReadOnlyAdmin):
     inlines = [MetricRunProblemInline]
     list_display = [
         "started_at",
@@ -339,6 +345,6 @@ class MetricRunAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ChangedDay)
-class ChangedDayAdmin(ReadOnlyAdmin):
+class ChangedDayAdmin(CalendarChangeListMixin, ReadOnlyAdmin):
     list_display = ["day", "marked_at"]
     date_hierarchy = "day"
