@@ -32,7 +32,7 @@ from metrics.admin import (
 from metrics.forms import drop_repeated_non_field_errors
 from salestrack.admin_site import CalendarChangeListMixin
 
-from . import access, services
+from . import access, rules, services
 from .models import (
     Account,
     Activity,
@@ -42,6 +42,7 @@ from .models import (
     ImportJob,
     Product,
     Rep,
+    RepAssignment,
     Stage,
     Team,
     Territory,
@@ -253,10 +254,52 @@ class TeamAdmin(TargetInlineChangesMixin, admin.ModelAdmin):
         return HttpResponseRedirect(f"{url}?{urlencode({'team': team.pk})}")
 
 
+class RepAdminForm(forms.ModelForm):
+    moved_on = forms.DateField(
+        label=_("Moved on"),
+        required=False,
+        help_text=_(
+            "When the team or territory changes: the first day the rep's figures count for the new "
+            "one (today or earlier). Empty: today. Earlier periods keep their figures."
+        ),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+    class Meta:
+        model = Rep
+        fields = ["user", "team", "territory", "is_active", "hired_on"]
+
+    def clean(self):
+        cleaned = super().clean()
+        moved_on = cleaned.get("moved_on")
+        if moved_on is not None and not ({"team", "territory"} & set(self.changed_data)):
+            self.add_error("moved_on", _("Give a day only with a new team or territory."))
+        elif rules.move_day_problem(moved_on):
+            self.add_error("moved_on", rules.move_day_problem(moved_on))
+        return cleaned
+
+
+class RepAssignmentInline(admin.TabularInline):
+    """The rep's team history, as the figures credit it: read-only (a move is made above)."""
+
+    model = RepAssignment
+    fk_name = "rep"
+    fields = ["starts_on", "team", "territory", "recorded_at", "recorded_by"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name = _("team from a day on")
+    verbose_name_plural = _("team history")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Rep)
 class RepAdmin(CalendarChangeListMixin, ReshapesMetricsMixin, TargetInlineChangesMixin, admin.ModelAdmin):
-    # A rep counts for their current team and territory: moving them moves their history.
-    metrics_fields = ("team", "territory")
+    # A new rep reshapes the company's figures; a move goes through services.rep_move, which
+    # recomputes only the periods from the day of the move (credit at the time).
+    form = RepAdminForm
     list_display = ["name", "team", "territory", "is_active", "hired_on"]
     list_filter = ["is_active", "team", "territory"]
     list_select_related = ["user", "team", "territory"]
@@ -267,7 +310,23 @@ class RepAdmin(CalendarChangeListMixin, ReshapesMetricsMixin, TargetInlineChange
 
     def get_inlines(self, request, obj):
         # The inline rows belong to the rep: they can be added once the rep exists.
-        return [RepQuotaInline, RepProjectionInline] if obj is not None else []
+        return [RepAssignmentInline, RepQuotaInline, RepProjectionInline] if obj is not None else []
+
+    @transaction.atomic
+    def save_model(self, request, obj, form, change):
+        moved = change and {"team", "territory"} & set(form.changed_data)
+        if moved:  # the rest of the form is saved as it is; the move is the service's
+            team, territory = obj.team, obj.territory
+            obj.team_id, obj.territory_id = form.initial["team"], form.initial["territory"]
+        super().save_model(request, obj, form, change)
+        if not change:
+            RepAssignment.objects.create(
+                rep=obj, team=obj.team, territory=obj.territory, recorded_by=request.user
+            )
+        if moved:
+            moved_on = form.cleaned_data.get("moved_on")
+            services.rep_move(rep=obj, team=team, territory=territory, from_day=moved_on, by=request.user)
+            obj.refresh_from_db(fields=["team", "territory"])
 
     @admin.display(description=_("rep"), ordering="user__first_name")
     def name(self, obj):

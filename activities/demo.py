@@ -59,6 +59,7 @@ from .models import (
     DealStageChange,
     Product,
     Rep,
+    RepAssignment,
     Source,
     Stage,
     Team,
@@ -232,14 +233,16 @@ def demo_delete() -> None:
         owned = Q(rep_id__in=rep_ids) | Q(team_id__in=team_ids)
         _delete_without_history(model.objects.filter(owned))
         model.history.filter(owned).delete()  # e.g. from edits in admin
-    demo_users.delete()  # their rep profiles go with them
-    Team.objects.filter(pk__in=team_ids, reps__isnull=True).delete()
+    demo_users.delete()  # their rep profiles (and team histories) go with them
+    # A team or territory in another rep's history stays, as one with reps does.
+    history = RepAssignment.objects.all()
+    Team.objects.filter(pk__in=team_ids, reps__isnull=True).exclude(pk__in=history.values("team_id")).delete()
     for names in _chunks(ACCOUNT_NAMES, 500):
         Account.objects.filter(name__in=names, deals__isnull=True, activities__isnull=True).delete()
     Product.objects.filter(name__in=[p[0] for p in PRODUCTS], deals__isnull=True).delete()
     Territory.objects.filter(
         name__in=TERRITORIES, teams__isnull=True, reps__isnull=True, accounts__isnull=True
-    ).delete()
+    ).exclude(pk__in=history.exclude(territory_id=None).values("territory_id")).delete()
 
 
 def _delete_without_history(queryset) -> None:
@@ -546,6 +549,11 @@ class _Generator:
         )
         for rep, row in zip(self.reps, rep_rows, strict=True):
             rep.rep_id = row.pk
+        # Each rep's team from the start (credit at the time: docs/metrics.md).
+        RepAssignment.objects.bulk_create(
+            [RepAssignment(rep=row, team=row.team, territory=row.territory) for row in rep_rows],
+            batch_size=BATCH_SIZE,
+        )
         self.sign_ins = [
             DemoSignIn(ROLE_ADMIN, admin.username, DEMO_PASSWORD),
             DemoSignIn(ROLE_MANAGER, managers[0].username, DEMO_PASSWORD),

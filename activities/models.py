@@ -102,6 +102,55 @@ class Rep(models.Model):
         return str(self.user)
 
 
+class RepAssignment(models.Model):
+    """A rep's team and territory from a day on, until the rep's next assignment.
+
+    The figures credit each activity and closed deal to the team and territory of its rep on
+    its day (docs/metrics.md, "Credit at the time"). A rep's first assignment has no day: it
+    holds from the start, so a row dated before any move still has a team. `Rep.team` and
+    `Rep.territory` are the assignment in effect today (access rules and forms read those);
+    both are written by `activities.services.rep_move` only.
+    """
+
+    rep = models.ForeignKey(Rep, verbose_name=_("rep"), on_delete=models.CASCADE, related_name="assignments")
+    team = models.ForeignKey(Team, verbose_name=_("team"), on_delete=models.PROTECT, related_name="+")
+    territory = models.ForeignKey(
+        Territory,
+        verbose_name=_("territory"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    starts_on = models.DateField(_("from"), null=True, blank=True, help_text=_("Empty: from the start."))
+    recorded_at = models.DateTimeField(_("recorded"), auto_now_add=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recorded by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["rep", F("starts_on").asc(nulls_first=True)]
+        verbose_name = _("team assignment")
+        verbose_name_plural = _("team assignments")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rep", "starts_on"], condition=Q(starts_on__isnull=False), name="repassignment_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["rep"], condition=Q(starts_on__isnull=True), name="repassignment_one_first"
+            ),
+        ]
+
+    def __str__(self):
+        since = self.starts_on.isoformat() if self.starts_on else _("from the start")
+        return f"{self.rep} · {self.team} · {since}"
+
+
 class Product(models.Model):
     name = models.CharField(_("name"), max_length=120, unique=True)
     category = models.CharField(_("category"), max_length=100, blank=True)

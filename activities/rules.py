@@ -61,6 +61,17 @@ def day_problem(day: date | None, *, future_ok: bool = False) -> str | None:
     return problem
 
 
+def move_day_problem(day: date | None) -> str | None:
+    """The first day of a rep's move to another team: in the window, and today or earlier (a
+    move rewrites no period before it, and none is planned ahead)."""
+    if day is None:
+        return None
+    problem = too_early(day)
+    if problem is None and day > timezone.localdate():
+        problem = _("A move takes effect today or on an earlier day.")
+    return problem
+
+
 def expected_close_problem(opened_on: date | None, expected: date | None) -> str | None:
     """The expected close lies between the opening day and SALESTRACK_MAX_EXPECTED_CLOSE_YEARS after it."""
     if expected is None:

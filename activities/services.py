@@ -12,13 +12,25 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from metrics.jobs import activity_days, deal_days, metrics_mark_changed
+from metrics.jobs import activity_days, deal_days, metrics_mark_changed, metrics_mark_move
 
 from . import rules
-from .models import Account, Activity, ActivityType, Deal, DealStageChange, Product, Rep, Source, Stage
+from .models import (
+    Account,
+    Activity,
+    ActivityType,
+    Deal,
+    DealStageChange,
+    Product,
+    Rep,
+    RepAssignment,
+    Source,
+    Stage,
+)
 
 
 def _check(errors: dict, field: str, problem: str | None) -> None:
@@ -381,4 +393,51 @@ def rep_create(
     rep = Rep(user=user, team=team, territory=territory or team.territory, hired_on=hired_on)
     _validate(rep, {})
     rep.save()
+    RepAssignment.objects.create(rep=rep, team=rep.team, territory=rep.territory, starts_on=None)
     return rep
+
+
+_UNSET = object()
+
+
+@transaction.atomic
+def rep_move(
+    *, rep: Rep, team, territory=_UNSET, from_day: date | None = None, by=None
+) -> RepAssignment | None:
+    """Move a rep to `team` (and `territory`: by default the team's) from `from_day` (default today).
+
+    Credit at the time: periods before that day keep the rep's figures where they were; from it
+    on (until a later move, if one was recorded) they count for the new team. A move on a day
+    that already has one replaces it (a correction). Returns the assignment in effect from that
+    day, or None when nothing changes. Only periods from that day on are recomputed.
+    """
+    today = timezone.localdate()
+    from_day = from_day or today
+    territory = team.territory if territory is _UNSET else territory
+    errors: dict = {}
+    _check(errors, "from_day", rules.move_day_problem(from_day))
+    _raise(errors)
+    rep = Rep.objects.select_for_update().get(pk=rep.pk)  # moves of one rep one after the other
+    history = list(rep.assignments.order_by(F("starts_on").asc(nulls_first=True)))
+    if not history:  # a rep from before assignments were recorded: their team so far, from the start
+        history = [RepAssignment.objects.create(rep=rep, team=rep.team, territory=rep.territory)]
+    in_effect = [a for a in history if a.starts_on is None or a.starts_on <= from_day][-1:] or history[:1]
+    current = in_effect[0]
+    if (current.team_id, current.territory_id) == (team.pk, territory.pk if territory else None):
+        return None
+    if current.starts_on == from_day:
+        current.team, current.territory, current.recorded_by = team, territory, by
+        current.save(update_fields=["team", "territory", "recorded_by"])
+        assignment = current
+    else:
+        assignment = RepAssignment.objects.create(
+            rep=rep, team=team, territory=territory, starts_on=from_day, recorded_by=by
+        )
+    today_assignment = [
+        a
+        for a in rep.assignments.order_by(F("starts_on").asc(nulls_first=True))
+        if a.starts_on is None or a.starts_on <= today
+    ][-1]
+    Rep.objects.filter(pk=rep.pk).update(team=today_assignment.team, territory=today_assignment.territory)
+    metrics_mark_move(rep_id=rep.pk, from_day=from_day)
+    return assignment

@@ -28,12 +28,14 @@ from django.db.models import (
     Value,
     Window,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Coalesce, NullIf, Rank, Round
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from activities import access
 from activities.models import ActivityType, Rep, Team, Territory
+from metrics.membership import member_ids, reference_day
 from metrics.models import MONEY as MONEY_COLUMN
 from metrics.models import PeriodActivityMix, PeriodMetric, RepDayActivity, RepDayDeal, Scope
 from metrics.periods import Period, PeriodKind
@@ -122,14 +124,16 @@ class LeaderboardRow:
 # --- which reps ---------------------------------------------------------------------------------
 
 
-def _members(scope: str, scope_id: int | None) -> QuerySet[Rep] | None:
-    """The reps a leaderboard ranks (by their current team / territory); None = every rep."""
+def _members(scope: str, scope_id: int | None, span: Span) -> RawSQL | None:
+    """The reps a leaderboard ranks (a subquery): the team's / territory's on the span's reference
+    day (its last day, or today while it runs: metrics.membership), each with their own figures;
+    None = every rep."""
     if scope == Scope.COMPANY:
         return None
     model, column = {Scope.TEAM: (Team, "team_id"), Scope.TERRITORY: (Territory, "territory_id")}[scope]
     if scope_id is None or not model.objects.filter(pk=scope_id).exists():
         raise ScopeNotFound((scope, scope_id))
-    return Rep.objects.filter(**{column: scope_id}).values("pk")
+    return member_ids(reference_day(span), column=column, scope_id=scope_id)
 
 
 # --- ranking a calendar period: the per-period tables --------------------------------------------
@@ -261,7 +265,7 @@ def leaderboard_for(
     """
     chosen = metric_named(metric)
     span = _as_span(period)
-    members = _members(scope, scope_id)
+    members = _members(scope, scope_id, span)
     return _rows(chosen, span, members)
 
 
@@ -387,7 +391,7 @@ def leaderboard_page_for(
     Raises ScopeNotFound for an unknown team or territory and UnknownMetric.
     """
     chosen = _metric_with_label(metric)
-    members = _members(scope, scope_id)
+    members = _members(scope, scope_id, span)
     common = {
         "metric": chosen,
         "span": span,

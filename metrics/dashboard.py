@@ -37,6 +37,7 @@ from django.utils.translation import gettext as _
 from activities import access
 from activities.models import Rep, Team, Territory
 
+from .membership import member_ids, reference_day
 from .models import (
     ChangedDay,
     MetricRun,
@@ -99,13 +100,21 @@ def scope_ref(*, viewer, scope: str, scope_id: int) -> ScopeRef:
 
 
 def member_filter(ref: ScopeRef, prefix: str = "rep__") -> Q:
-    """Rows of the scope's reps in a table with a `rep` foreign key (or Rep itself with prefix "")."""
+    """The scope's rows of a daily table (credited to its team or territory on their day), or,
+    with prefix "", the reps it has now."""
     if ref.scope == Scope.COMPANY:
         return Q()
     if ref.scope == Scope.REP:
         return Q(**{f"{prefix}pk" if prefix else "pk": ref.scope_id})
     column = "team_id" if ref.scope == Scope.TEAM else "territory_id"
-    return Q(**{f"{prefix}{column}": ref.scope_id})
+    return Q(**{column: ref.scope_id})
+
+
+def members_of(ref: ScopeRef, span: Span):
+    """The reps a team or territory counts in the span (its members on the span's reference
+    day), as a subquery for `pk__in`."""
+    column = "team_id" if ref.scope == Scope.TEAM else "territory_id"
+    return member_ids(reference_day(span), column=column, scope_id=ref.scope_id)
 
 
 # --- headline figures -----------------------------------------------------------------
@@ -511,7 +520,7 @@ def regional_sales(ref: ScopeRef, span: Span, *, viewer) -> list[dict]:
     else:
         rows = (
             RepDayDeal.objects.filter(member_filter(ref), day__gte=span.first, day__lte=span.last)
-            .values(name=Coalesce(F("rep__territory__name"), Value(_("No territory"))))
+            .values(name=Coalesce(F("territory__name"), Value(_("No territory"))))
             .annotate(revenue=Sum("revenue"))
         )
     return sorted(rows, key=lambda row: (-(row["revenue"] or 0), row["name"] or ""))
@@ -532,7 +541,7 @@ def member_rows(ref: ScopeRef, span: Span, *, viewer, today: date) -> tuple[str,
         members = access.visible_teams(viewer)
         name_of = Subquery(Team.objects.filter(pk=OuterRef("scope_id")).order_by().values("name")[:1])
     else:
-        members = access.visible_reps(viewer).filter(member_filter(ref, prefix=""))
+        members = access.visible_reps(viewer).filter(pk__in=members_of(ref, span))
         name_of = Subquery(
             Rep.objects.filter(pk=OuterRef("scope_id"))
             .order_by()
@@ -559,7 +568,7 @@ def member_rows(ref: ScopeRef, span: Span, *, viewer, today: date) -> tuple[str,
 
 def _range_member_rows(member_scope: str, members: QuerySet, span: Span) -> list[dict]:
     """Per rep or team over a non-calendar span: sums of the daily tables in subqueries (one query)."""
-    key = "rep_id" if member_scope == Scope.REP else "rep__team_id"
+    key = "rep_id" if member_scope == Scope.REP else "team_id"
     in_span = Q(day__gte=span.first, day__lte=span.last)
 
     def summed(model, column, extra=None):

@@ -488,3 +488,22 @@ def metrics_mark_all_periods() -> None:
         days.append(month.start)
         month = month.next()
     metrics_mark_changed(days=days)
+
+
+def metrics_mark_move(*, rep_id: int, from_day: date) -> None:
+    """A rep changed team or territory from `from_day`: their daily rows from that day on are
+    credited anew, and every period from that month on counts its members again (their first
+    days marked). Earlier days and periods are left as they are."""
+    from .models import RepDayActivity, RepDayDeal, RepDayReach
+
+    days = set()
+    for model in (RepDayActivity, RepDayDeal, RepDayReach):
+        days.update(model.objects.filter(rep_id=rep_id, day__gte=from_day).values_list("day", flat=True))
+    span = data_span()
+    last = max(timezone.localdate(), span[1] if span else from_day)
+    month = Period.containing(from_day, "month")
+    while month.start <= last:
+        days.add(month.start)
+        month = month.next()
+    days.add(from_day)
+    metrics_mark_changed(days=days)

@@ -201,6 +201,11 @@ class RepDayActivity(models.Model):
 
     rep = models.ForeignKey("activities.Rep", on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
+    # The rep's team and territory on `day` (metrics.membership): what team rows are summed by.
+    team = models.ForeignKey("activities.Team", on_delete=models.CASCADE, related_name="+")
+    territory = models.ForeignKey(
+        "activities.Territory", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
     activity_type = models.ForeignKey("activities.ActivityType", on_delete=models.CASCADE, related_name="+")
     count = models.PositiveIntegerField()
     minutes = models.PositiveIntegerField()
@@ -222,6 +227,11 @@ class RepDayDeal(models.Model):
 
     rep = models.ForeignKey("activities.Rep", on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
+    # The rep's team and territory on `day` (metrics.membership): what team rows are summed by.
+    team = models.ForeignKey("activities.Team", on_delete=models.CASCADE, related_name="+")
+    territory = models.ForeignKey(
+        "activities.Territory", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
     product = models.ForeignKey(
         "activities.Product", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
@@ -254,6 +264,11 @@ class RepDayReach(models.Model):
 
     rep = models.ForeignKey("activities.Rep", on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
+    # The rep's team and territory on `day` (metrics.membership): what team rows are summed by.
+    team = models.ForeignKey("activities.Team", on_delete=models.CASCADE, related_name="+")
+    territory = models.ForeignKey(
+        "activities.Territory", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
     reach_order = models.IntegerField()
     won_stage = models.ForeignKey(
         "activities.Stage", on_delete=models.CASCADE, null=True, blank=True, related_name="+"

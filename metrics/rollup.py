@@ -12,7 +12,6 @@ The definitions followed here are in docs/metrics.md.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -38,8 +37,9 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Greatest, Round, TruncDate
 from django.utils import timezone
 
-from activities.models import Activity, ActivityType, Deal, DealStageChange, Rep, Stage, Team
+from activities.models import Activity, ActivityType, Deal, DealStageChange, Rep, Stage, Team, Territory
 
+from .membership import credit_join, members_on, reference_day
 from .models import (
     PeriodActivityImpact,
     PeriodActivityMix,
@@ -118,9 +118,12 @@ def _rollup_activity_days(first_day: date, last_day: date, rep_ids: list[int] | 
         .order_by()
     )
     sql, params = grouped.query.sql_with_params()
+    credit = credit_join("rep_id", "local_day")
     return _execute(
-        f"INSERT INTO {_table(RepDayActivity)} (rep_id, day, activity_type_id, count, minutes) "
-        f"SELECT s.rep_id, s.local_day, s.type_id, s.n, s.m FROM ({sql}) s",
+        f"INSERT INTO {_table(RepDayActivity)} "
+        "(rep_id, day, activity_type_id, count, minutes, team_id, territory_id) "
+        f"SELECT s.rep_id, s.local_day, s.type_id, s.n, s.m, {credit.team}, {credit.territory} "
+        f"FROM ({sql}) s{credit.joins}",
         params,
     )
 
@@ -161,22 +164,25 @@ def _rollup_deal_days(first_day: date, last_day: date, rep_ids: list[int] | None
         r=Case(When(won, then=F("amount")), default=nothing, output_field=money),
     )
     sql, params = opened_rows.order_by().union(closed_rows.order_by(), all=True).query.sql_with_params()
+    credit = credit_join("rid", "d")
     return _execute(
-        f"INSERT INTO {_table(RepDayDeal)} "
-        "(rep_id, day, product_id, deals_opened, pipeline_created, deals_won, deals_lost, revenue) "
-        "SELECT u.rid, u.d, u.pid, SUM(u.o), SUM(u.pc), SUM(u.w), SUM(u.lo), SUM(u.r) "
-        f"FROM ({sql}) u GROUP BY u.rid, u.d, u.pid",
+        f"INSERT INTO {_table(RepDayDeal)} (rep_id, day, product_id, deals_opened, pipeline_created, "
+        "deals_won, deals_lost, revenue, team_id, territory_id) "
+        f"SELECT s.rid, s.d, s.pid, s.o, s.pc, s.w, s.lo, s.r, {credit.team}, {credit.territory} FROM ("
+        "SELECT u.rid, u.d, u.pid, SUM(u.o) AS o, SUM(u.pc) AS pc, SUM(u.w) AS w, SUM(u.lo) AS lo, "
+        f"SUM(u.r) AS r FROM ({sql}) u GROUP BY u.rid, u.d, u.pid) s{credit.joins}",
         params,
     )
 
 
 # --- period tables -----------------------------------------------------------------
 
-# How each scope groups rep rows: the rep field holding the scope object's id.
+# How each scope groups the daily rows: the column holding the scope object's id (the team and
+# territory credited on the row's day, metrics.membership).
 SCOPE_KEYS = {
     Scope.REP: "rep_id",
-    Scope.TEAM: "rep__team_id",
-    Scope.TERRITORY: "rep__territory_id",
+    Scope.TEAM: "team_id",
+    Scope.TERRITORY: "territory_id",
 }
 
 
@@ -247,84 +253,59 @@ def _slice(period: Period, scope: str, scope_id: int) -> dict:
     return {"scope": scope, "scope_id": scope_id, "period_kind": period.kind, "period_start": period.start}
 
 
-def _rep_figures(period: Period) -> tuple[pd.DataFrame, _TargetBook, _TargetBook]:
-    """One row per rep: the sums of the daily tables over the period, and its targets."""
+def _daily_sums(period: Period, key: str | None) -> dict[int, dict]:
+    """Sums of the daily tables over the period per `key` of their rows (`rep_id`, or the credited
+    `team_id` / `territory_id`; None: one company row, id 0). Rows credited to no territory are left out."""
     in_period = Q(day__gte=period.start, day__lt=period.end)
-    reps = pd.DataFrame(
-        list(Rep.objects.values("id", "team_id", "territory_id").order_by("id")),
-        columns=["id", "team_id", "territory_id"],
-    ).set_index("id")
-    activity = pd.DataFrame(
-        list(
-            RepDayActivity.objects.filter(in_period)
-            .values("rep_id")
-            .annotate(
-                activity_count=Sum("count"),
-                activity_minutes=Sum("minutes"),
-                selling_minutes=Coalesce(Sum("minutes", filter=Q(activity_type__is_selling=True)), 0),
+    activity = {
+        "activity_count": Sum("count"),
+        "activity_minutes": Sum("minutes"),
+        "selling_minutes": Coalesce(Sum("minutes", filter=Q(activity_type__is_selling=True)), 0),
+    }
+    deals = {
+        name: Sum(name) for name in ("deals_opened", "pipeline_created", "deals_won", "deals_lost", "revenue")
+    }
+    found: dict[int, dict] = {}
+    for model, sums in ((RepDayActivity, activity), (RepDayDeal, deals)):
+        rows = model.objects.filter(in_period)
+        if key is None:
+            grouped = [{"k": 0, **rows.aggregate(**sums)}]
+        else:
+            grouped = rows.filter(**{f"{key}__isnull": False}).values(k=F(key)).annotate(**sums).order_by()
+        for row in grouped:
+            found.setdefault(row.pop("k"), {}).update(row)
+    return found
+
+
+def _weighted_units(period: Period) -> dict[int, int]:
+    """Owner id → weighted pipeline of P in whole 1/100,000ths (cents × thousandths of probability):
+    exact on SQLite too, where decimals are floats, so cents round the same everywhere."""
+    rows = (
+        Deal.objects.filter(
+            stage__kind=Stage.Kind.OPEN, expected_close_on__gte=period.start, expected_close_on__lt=period.end
+        )
+        .values("owner_id")
+        .annotate(
+            units=Sum(
+                Round(F("amount") * 100, output_field=BigIntegerField())
+                * Round(F("stage__win_probability") * 1000, output_field=BigIntegerField()),
+                output_field=BigIntegerField(),
             )
-            .order_by()
-        ),
-        columns=["rep_id", "activity_count", "activity_minutes", "selling_minutes"],
-    ).set_index("rep_id")
-    deals = pd.DataFrame(
-        list(
-            RepDayDeal.objects.filter(in_period)
-            .values("rep_id")
-            .annotate(
-                deals_opened=Sum("deals_opened"),
-                pipeline_created=Sum("pipeline_created"),
-                deals_won=Sum("deals_won"),
-                deals_lost=Sum("deals_lost"),
-                revenue=Sum("revenue"),
-            )
-            .order_by()
-        ),
-        columns=["rep_id", "deals_opened", "pipeline_created", "deals_won", "deals_lost", "revenue"],
-    ).set_index("rep_id")
-    pipeline = pd.DataFrame(
-        list(
-            Deal.objects.filter(
-                stage__kind=Stage.Kind.OPEN,
-                expected_close_on__gte=period.start,
-                expected_close_on__lt=period.end,
-            )
-            .values("owner_id")
-            .annotate(
-                # In whole 1/100,000ths (cents × thousandths of probability): exact on
-                # SQLite too, where decimals are floats, so cents round the same everywhere.
-                weighted_units=Sum(
-                    Round(F("amount") * 100, output_field=BigIntegerField())
-                    * Round(F("stage__win_probability") * 1000, output_field=BigIntegerField()),
-                    output_field=BigIntegerField(),
-                )
-            )
-            .order_by()
-        ),
-        columns=["owner_id", "weighted_units"],
-    ).set_index("owner_id")
-    figures = reps.join(activity).join(deals).join(pipeline)
-    for column in (
-        "activity_count",
-        "activity_minutes",
-        "selling_minutes",
-        "deals_opened",
-        "deals_won",
-        "deals_lost",
-    ):
-        figures[column] = figures[column].fillna(0).astype(int)
+        )
+        .order_by()
+    )
+    return {row["owner_id"]: int(row["units"] or 0) for row in rows}
+
+
+def _figures(sums: dict | None, units: int) -> dict:
+    """A row of sums with every column present (zeros where nothing was credited)."""
+    sums = sums or {}
+    row = {column: int(sums.get(column) or 0) for column in SUMMED if column not in MONEY_SUMS}
     for column in ("pipeline_created", "revenue"):
-        figures[column] = [_money(value) if pd.notna(value) else ZERO for value in figures[column]]
+        row[column] = _money(sums.get(column) or 0)
     # Exact until stored: a team's figure is the rounded sum, not the sum of rounded reps.
-    figures["weighted_pipeline"] = [
-        Decimal(int(units)).scaleb(-5) if pd.notna(units) else ZERO for units in figures.pop("weighted_units")
-    ]
-    quotas = _TargetBook.load(Quota, period)
-    projections = _TargetBook.load(Projection, period)
-    figures["quota"] = [quotas.for_rep(rep_id, period) for rep_id in figures.index]
-    figures["projection"] = [projections.for_rep(rep_id, period) for rep_id in figures.index]
-    # Returned beside the frame, not in DataFrame.attrs: pandas deep-copies attrs on every operation.
-    return figures, quotas, projections
+    row["weighted_pipeline"] = Decimal(units).scaleb(-5)
+    return row
 
 
 def derived(row: dict) -> dict:
@@ -357,89 +338,118 @@ def _sum_targets(values) -> Decimal | None:
     return sum(present, ZERO) if present else None
 
 
+MONEY_SUMS = ("pipeline_created", "revenue", "weighted_pipeline")
+
+
 def _rollup_metrics(period: Period, now: datetime) -> int:
-    reps, quotas, projections = _rep_figures(period)
-    reps["attainment"] = [
-        ratio(revenue, quota) if quota else None
-        for revenue, quota in zip(reps["revenue"], reps["quota"], strict=True)
-    ]
-    reps["has_quota"] = [bool(quota) for quota in reps["quota"]]
-    reps["at_quota"] = [att is not None and att >= 1.0 for att in reps["attainment"]]
+    """One PeriodMetric row per rep, team, territory and the company.
 
-    rows = []
-    for rep_id, rep in reps.iterrows():
-        row = {column: rep[column] for column in SUMMED}
-        row.update(quota=rep["quota"], projection=rep["projection"])
-        row.update(reps_with_quota=None, reps_at_quota=None, reps_at_quota_share=None)
-        rows.append({**_slice(period, Scope.REP, rep_id), **derived(row)})
+    Sums are credited at the time: a team's are those of the daily rows credited to it (its
+    reps' on the days they were its members). Quotas, % at quota and projections count the
+    members on the period's reference day (metrics.membership), and so does the weighted
+    pipeline (a snapshot) by its owners: a move never shifts a period that ended before it.
+    """
+    members = members_on(reference_day(period))
+    units = _weighted_units(period)
+    quotas, projections = _TargetBook.load(Quota, period), _TargetBook.load(Projection, period)
+    rep_ids = sorted(members)
 
-    def group_row(scope, scope_id, members: pd.DataFrame, quota, projection):
-        row = {column: members[column].sum() if len(members) else 0 for column in SUMMED}
-        for column in ("pipeline_created", "revenue", "weighted_pipeline"):
-            row[column] = sum(members[column], ZERO)
-        with_quota = int(members["has_quota"].sum())
-        at_quota = int((members["has_quota"] & members["at_quota"]).sum())
+    rep_quota = {rep_id: quotas.for_rep(rep_id, period) for rep_id in rep_ids}
+    rep_sums = _daily_sums(period, "rep_id")
+    at_quota = {rep_id for rep_id, sums in rep_sums.items() if _reaches(sums, rep_quota.get(rep_id))}
+    with_quota = {rep_id for rep_id, quota in rep_quota.items() if quota}
+
+    def units_of(position: int | None, scope_id: int) -> int:
+        # position: 0 team, 1 territory of the owner on the reference day; None: every owner.
+        return sum(
+            amount
+            for owner, amount in units.items()
+            if position is None or (owner in members and members[owner][position] == scope_id)
+        )
+
+    def group_row(scope, scope_id, sums, reps: list[int], quota, projection, pipeline_units):
+        row = _figures(sums, pipeline_units)
+        counted = [rep_id for rep_id in reps if rep_id in with_quota]
+        reached = sum(1 for rep_id in counted if rep_id in at_quota)
         row.update(
             quota=quota,
             projection=projection,
-            reps_with_quota=with_quota,
-            reps_at_quota=at_quota,
-            reps_at_quota_share=ratio(at_quota, with_quota),
+            reps_with_quota=len(counted),
+            reps_at_quota=reached,
+            reps_at_quota_share=ratio(reached, len(counted)),
         )
         return {**_slice(period, scope, scope_id), **derived(row)}
 
+    rows = []
+    for rep_id in rep_ids:
+        row = _figures(rep_sums.get(rep_id), units.get(rep_id, 0))
+        row.update(quota=rep_quota[rep_id], projection=projections.for_rep(rep_id, period))
+        row.update(reps_with_quota=None, reps_at_quota=None, reps_at_quota_share=None)
+        rows.append({**_slice(period, Scope.REP, rep_id), **derived(row)})
+
     team_quotas: dict[int, Decimal | None] = {}
     team_projections: dict[int, Decimal | None] = {}
+    team_sums = _daily_sums(period, "team_id")
     for team_id in Team.objects.order_by("id").values_list("id", flat=True):
-        members = reps[reps["team_id"] == team_id]
-        own_quota = quotas.for_team(team_id, period)
-        own_projection = projections.for_team(team_id, period)
-        team_quotas[team_id] = own_quota if own_quota is not None else _sum_targets(members["quota"])
+        reps = [rep_id for rep_id in rep_ids if members[rep_id][0] == team_id]
+        own_quota, own_projection = quotas.for_team(team_id, period), projections.for_team(team_id, period)
+        team_quotas[team_id] = (
+            own_quota if own_quota is not None else _sum_targets(rep_quota[r] for r in reps)
+        )
         team_projections[team_id] = (
-            own_projection if own_projection is not None else _sum_targets(members["projection"])
+            own_projection
+            if own_projection is not None
+            else _sum_targets(projections.for_rep(r, period) for r in reps)
         )
         # Every team gets a row, even one without reps yet (its own quota still shows).
-        rows.append(group_row(Scope.TEAM, team_id, members, team_quotas[team_id], team_projections[team_id]))
-    for territory_id, members in reps[reps["territory_id"].notna()].groupby("territory_id"):
+        rows.append(
+            group_row(
+                Scope.TEAM,
+                team_id,
+                team_sums.get(team_id),
+                reps,
+                team_quotas[team_id],
+                team_projections[team_id],
+                units_of(0, team_id),
+            )
+        )
+    territory_sums = _daily_sums(period, "territory_id")
+    for territory_id in Territory.objects.order_by("id").values_list("id", flat=True):
+        reps = [rep_id for rep_id in rep_ids if members[rep_id][1] == territory_id]
         rows.append(
             group_row(
                 Scope.TERRITORY,
-                int(territory_id),
-                members,
-                _sum_targets(members["quota"]),
-                _sum_targets(members["projection"]),
+                territory_id,
+                territory_sums.get(territory_id),
+                reps,
+                _sum_targets(rep_quota[r] for r in reps),
+                _sum_targets(projections.for_rep(r, period) for r in reps),
+                units_of(1, territory_id),
             )
         )
     rows.append(
         group_row(
             Scope.COMPANY,
             0,
-            reps,
+            _daily_sums(period, None).get(0),
+            rep_ids,
             _sum_targets(team_quotas.values()),
             _sum_targets(team_projections.values()),
+            units_of(None, 0),
         )
     )
-    PeriodMetric.objects.bulk_create(
-        [PeriodMetric(computed_at=now, **_clean(row)) for row in rows], batch_size=1000
-    )
+    PeriodMetric.objects.bulk_create([PeriodMetric(computed_at=now, **row) for row in rows], batch_size=1000)
     return len(rows)
 
 
-def _clean(row: dict) -> dict:
-    """numpy scalars to Python values, NaN to None, ids to int."""
-    cleaned = {}
-    for key, value in row.items():
-        if hasattr(value, "item"):
-            value = value.item()
-        if isinstance(value, float) and math.isnan(value):
-            value = None
-        cleaned[key] = value
-    cleaned["scope_id"] = int(cleaned["scope_id"])
-    return cleaned
+def _reaches(sums: dict, quota: Decimal | None) -> bool:
+    """Attainment ≥ 100 %: the rep's revenue in P (all teams) is at least their quota."""
+    attainment = ratio(_money(sums.get("revenue") or 0), quota) if quota else None
+    return attainment is not None and attainment >= 1.0
 
 
 def _scope_values(scope: str):
-    """The expression of the scope object's id over a daily table (rep__… lookups)."""
+    """The expression of the scope object's id over a daily table (its credited columns)."""
     if scope == Scope.COMPANY:
         return Value(0, IntegerField())
     return F(SCOPE_KEYS[scope])
@@ -466,7 +476,7 @@ def _rollup_grouped(period: Period, source, target) -> int:
     for scope in Scope.values:
         rows = base
         if scope == Scope.TERRITORY:
-            rows = rows.filter(rep__territory_id__isnull=False)
+            rows = rows.filter(territory_id__isnull=False)
         grouped = (
             rows.annotate(scope_key=_scope_values(scope))
             .values("scope_key", dimension)
@@ -551,9 +561,12 @@ def _rollup_reach_days(first_day: date, last_day: date, rep_ids: list[int] | Non
         .order_by()
     )
     sql, params = grouped.query.sql_with_params()
+    credit = credit_join("owner_id", "opened_on")
     return _execute(
-        f"INSERT INTO {_table(RepDayReach)} (rep_id, day, reach_order, won_stage_id, deals) "
-        f"SELECT s.owner_id, s.opened_on, s.reach, s.won, s.n FROM ({sql}) s",
+        f"INSERT INTO {_table(RepDayReach)} "
+        "(rep_id, day, reach_order, won_stage_id, deals, team_id, territory_id) "
+        f"SELECT s.owner_id, s.opened_on, s.reach, s.won, s.n, {credit.team}, {credit.territory} "
+        f"FROM ({sql}) s{credit.joins}",
         params,
     )
 
@@ -568,7 +581,7 @@ def _rollup_funnel(period: Period) -> int:
     for scope in Scope.values:
         rows = in_period
         if scope == Scope.TERRITORY:
-            rows = rows.filter(rep__territory_id__isnull=False)
+            rows = rows.filter(territory_id__isnull=False)
         grouped = (
             rows.annotate(scope_key=_scope_values(scope)).values("scope_key").annotate(**counts).order_by()
         )
@@ -591,12 +604,11 @@ def _rollup_funnel(period: Period) -> int:
 
 
 def _scope_ids() -> dict[str, list[int]]:
-    """Every scope object that gets rows: all reps, all teams, territories with reps, the company."""
-    reps = list(Rep.objects.values_list("id", "team_id", "territory_id").order_by("id"))
+    """Every scope object that gets rows: all reps, all teams, all territories, the company."""
     return {
-        Scope.REP: [rep_id for rep_id, _, _ in reps],
+        Scope.REP: list(Rep.objects.order_by("id").values_list("id", flat=True)),
         Scope.TEAM: list(Team.objects.order_by("id").values_list("id", flat=True)),
-        Scope.TERRITORY: sorted({territory for _, _, territory in reps if territory is not None}),
+        Scope.TERRITORY: list(Territory.objects.order_by("id").values_list("id", flat=True)),
         Scope.COMPANY: [0],
     }
 
@@ -621,8 +633,10 @@ def _rollup_impact(period: Period) -> int:
         ),
         columns=["scope_id", "revenue", "win_rate", "activity_count", "deals_won", "deals_lost"],
     ).set_index("scope_id")
+    # Across the scope's members on the period's reference day, each with their own figures.
+    members = members_on(reference_day(period))
     membership = pd.DataFrame(
-        list(Rep.objects.values_list("id", "team_id", "territory_id")),
+        [(rep_id, team, territory) for rep_id, (team, territory) in members.items()],
         columns=["id", "team_id", "territory_id"],
     ).set_index("id")
     counts = pd.DataFrame(

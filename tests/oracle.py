@@ -5,11 +5,30 @@ what this module computes from the raw rows. To stay independent it reads nothin
 the period arithmetic (`metrics.periods`) and the target rows (`metrics.models.Quota`, `Projection`),
 and it favours the plain, obviously-correct way over the fast one: datasets are a few thousand rows.
 
+Credit at the time (PRODUCT.md, "Metric definitions"): a rep's team and territory on a day come
+from the rep's `RepAssignment` rows, the one with the latest `starts_on` on or before the day (no
+`starts_on` = from the start); before a rep's first dated row with no undated one, the earliest
+row; a rep with no rows at all keeps `Rep.team` and `Rep.territory` on every day. Each figure is
+credited on its own day:
+
+- activities on their local day (`occurred_at` in `tz`);
+- deals opened in P (opened, pipeline created, the funnel cohort) on `opened_on`;
+- deals closed in P (won, lost, revenue, win rate, average deal size, products) on `closed_on`;
+- the weighted pipeline (a snapshot taken at computation time) on the reference day ref(P), so
+  that a move never shifts a period that ended before it.
+
+The members of a team or territory for P are the reps assigned to it on the reference day
+ref(P) = min(P's last day, today); the company's members are every rep. Members give a team's quota
+and projection when it has no own row, a territory's quota and projection, the reps at quota and
+the reps activity impact rests on; for those each member brings the rep-level figures of P (their
+own revenue and activities in P, whichever team they were credited to).
+
 Conventions of the results (one DataFrame per summary table):
 
 - one row per scope object: every rep (active or not), every team (even one without reps: its own
-  quota row still counts), every territory with at least one rep (`Rep.territory`; a rep without a
-  territory counts for no territory), and the company (`scope_id = 0`);
+  quota row still counts), every territory (even one without reps or credited figures: zero sums,
+  NULL ratios; a day on which a rep has no territory credits no territory), and the company
+  (`scope_id = 0`);
 - money is `decimal.Decimal` summed exactly, then rounded half-up to cents; fractions are floats;
   NULL (undefined) is `None`, never 0 or NaN.
 """
@@ -23,6 +42,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 import pandas as pd
+from django.utils import timezone
 
 from activities.models import (
     Activity,
@@ -31,6 +51,7 @@ from activities.models import (
     DealStageChange,
     Product,
     Rep,
+    RepAssignment,
     Stage,
     Team,
     Territory,
@@ -94,6 +115,7 @@ class Raw:
     """
 
     reps: pd.DataFrame
+    assignments: pd.DataFrame
     teams: pd.DataFrame
     territories: pd.DataFrame
     stages: pd.DataFrame
@@ -114,6 +136,9 @@ def load_raw() -> Raw:
     """Read every raw row the metrics rest on, with plain `.values()` queries."""
     return Raw(
         reps=_frame(Rep.objects.all(), "id", "user_id", "team_id", "territory_id", "is_active"),
+        assignments=_frame(
+            RepAssignment.objects.all(), "id", "rep_id", "team_id", "territory_id", "starts_on"
+        ),
         teams=_frame(Team.objects.all(), "id", "name", "manager_id", "territory_id"),
         territories=_frame(Territory.objects.all(), "id", "name"),
         stages=_frame(Stage.objects.all(), "id", "name", "order", "win_probability", "kind"),
@@ -213,12 +238,16 @@ def _target_rows(frame: pd.DataFrame, column: str, owner_id: int) -> dict[tuple[
 
 
 class _Targets:
-    """Quota or projection of every scope, by the rules of docs/metrics.md."""
+    """Quota or projection of every scope, by the rules of docs/metrics.md.
 
-    def __init__(self, frame: pd.DataFrame, raw: Raw, period: Period):
+    `members` maps ("team" | "territory", id) to the rep ids of that scope object for the period.
+    """
+
+    def __init__(self, frame: pd.DataFrame, raw: Raw, period: Period, members: dict):
         self.period = period
         self.frame = frame
         self.raw = raw
+        self.members = members
 
     def rep(self, rep_id: int) -> Decimal | None:
         return target_for(_target_rows(self.frame, "rep_id", rep_id), self.period)
@@ -227,12 +256,10 @@ class _Targets:
         own = target_for(_target_rows(self.frame, "team_id", team_id), self.period)
         if own is not None:
             return own
-        rep_ids = self.raw.reps[self.raw.reps.team_id == team_id].id
-        return _sum_or_none(self.rep(rep_id) for rep_id in rep_ids)
+        return _sum_or_none(self.rep(rep_id) for rep_id in self.members[("team", team_id)])
 
     def territory(self, territory_id: int) -> Decimal | None:
-        rep_ids = self.raw.reps[self.raw.reps.territory_id == territory_id].id
-        return _sum_or_none(self.rep(rep_id) for rep_id in rep_ids)
+        return _sum_or_none(self.rep(rep_id) for rep_id in self.members[("territory", territory_id)])
 
     def company(self) -> Decimal | None:
         return _sum_or_none(self.team(team_id) for team_id in self.raw.teams.id)
@@ -250,20 +277,63 @@ class _Targets:
 # --- the computation --------------------------------------------------------------------------------
 
 
-def scope_members(raw: Raw) -> list[tuple[str, int, list[int]]]:
-    """(scope, scope_id, rep ids) for every scope object that gets a row, in output order."""
-    reps = raw.reps
+class Assignments:
+    """Every rep's team and territory on any day (PRODUCT.md, "Credit at the time")."""
+
+    def __init__(self, raw: Raw):
+        self.current = {rep.id: (rep.team_id, rep.territory_id) for rep in raw.reps.itertuples(index=False)}
+        self.rows_of: dict[int, list[tuple[date | None, int, int | None]]] = {}
+        for row in raw.assignments.itertuples(index=False):
+            self.rows_of.setdefault(row.rep_id, []).append((row.starts_on, row.team_id, row.territory_id))
+        for rows in self.rows_of.values():
+            # "From the start" (None) first, then by day.
+            rows.sort(key=lambda row: (row[0] is not None, row[0] or date.min))
+
+    def on(self, rep_id: int, day: date) -> tuple[int | None, int | None]:
+        """(team id, territory id) of the rep on `day`."""
+        rows = self.rows_of.get(rep_id)
+        if not rows:
+            return self.current[rep_id]
+        in_effect = rows[0]  # no row on or before the day: the earliest one
+        for row in rows:
+            if row[0] is None or row[0] <= day:
+                in_effect = row
+        return in_effect[1], in_effect[2]
+
+
+def scope_members(raw: Raw, assignments: Assignments, day: date) -> list[tuple[str, int, list[int]]]:
+    """(scope, scope_id, member rep ids on `day`) for every scope object that gets a row, in order."""
+    rep_ids = sorted(raw.reps.id)
+    on_day = {rep_id: assignments.on(rep_id, day) for rep_id in rep_ids}
     members: list[tuple[str, int, list[int]]] = []
-    for rep_id in sorted(reps.id):
+    for rep_id in rep_ids:
         members.append(("rep", rep_id, [rep_id]))
     for team_id in sorted(raw.teams.id):
-        members.append(("team", team_id, sorted(reps[reps.team_id == team_id].id)))
+        members.append(("team", team_id, [r for r in rep_ids if on_day[r][0] == team_id]))
     for territory_id in sorted(raw.territories.id):
-        rep_ids = sorted(reps[reps.territory_id == territory_id].id)
-        if rep_ids:
-            members.append(("territory", territory_id, rep_ids))
-    members.append(("company", 0, sorted(reps.id)))
+        members.append(("territory", territory_id, [r for r in rep_ids if on_day[r][1] == territory_id]))
+    members.append(("company", 0, rep_ids))
     return members
+
+
+def _credited(frame: pd.DataFrame, rep_column: str, days, assignments: Assignments) -> pd.DataFrame:
+    """`frame` with the team and territory of its rep on each row's day (`days`, one per row)."""
+    frame = frame.copy()
+    on_day = [assignments.on(rep_id, day) for rep_id, day in zip(frame[rep_column], days, strict=True)]
+    frame["team_id"] = pd.Series([team for team, _ in on_day], index=frame.index, dtype=object)
+    frame["territory_id"] = pd.Series([territory for _, territory in on_day], index=frame.index, dtype=object)
+    return frame
+
+
+def _credited_to(frame: pd.DataFrame, rep_column: str, scope: str, scope_id: int) -> pd.DataFrame:
+    """The rows of a credited frame that count for one scope object."""
+    if scope == "rep":
+        return frame[frame[rep_column] == scope_id]
+    if scope == "team":
+        return frame[frame.team_id == scope_id]
+    if scope == "territory":
+        return frame[frame.territory_id == scope_id]
+    return frame
 
 
 def _in_period(values: pd.Series, period: Period) -> pd.Series:
@@ -292,9 +362,16 @@ def _reach(deal, kind_of: dict[int, str], order_of: dict[int, int], history: lis
     return {stage_id for stage_id in open_ids if order_of[stage_id] <= highest}
 
 
-def compute(raw: Raw, period: Period, *, tz: str | ZoneInfo) -> OracleResult:
-    """Every metric of every scope object for `period`, with days taken in the time zone `tz`."""
+def compute(raw: Raw, period: Period, *, tz: str | ZoneInfo, today: date | None = None) -> OracleResult:
+    """Every metric of every scope object for `period`, with days taken in the time zone `tz`.
+
+    `today` (default: `timezone.localdate()`) is the day the figures are computed on: it caps the
+    reference day members (and the weighted pipeline's owners) are taken on.
+    """
     zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
+    today = timezone.localdate() if today is None else today
+    reference_day = min(period.last_day, today)
+    assignments = Assignments(raw)
     label = str(period)
     stages = raw.stages.sort_values("order", kind="stable")
     kind_of = dict(zip(stages.id, stages.kind, strict=True))
@@ -310,13 +387,19 @@ def compute(raw: Raw, period: Period, *, tz: str | ZoneInfo) -> OracleResult:
     activities = raw.activities.copy()
     activities["day"] = activities.occurred_at.map(lambda moment: _local_day(moment, zone))
     activities = activities[_in_period(activities.day, period)]
+    activities = _credited(activities, "rep_id", activities.day, assignments)
 
+    # Each deal counts for the team of its owner on the day of the figure: opening, closing, ref(P).
     deals = raw.deals.copy()
     deals["kind"] = deals.stage_id.map(kind_of)
     won = deals[(deals.kind == Stage.Kind.WON) & _in_period(deals.closed_on, period)]
+    won = _credited(won, "owner_id", won.closed_on, assignments)
     lost = deals[(deals.kind == Stage.Kind.LOST) & _in_period(deals.closed_on, period)]
+    lost = _credited(lost, "owner_id", lost.closed_on, assignments)
     opened = deals[_in_period(deals.opened_on, period)]
+    opened = _credited(opened, "owner_id", opened.opened_on, assignments)
     pipeline = deals[(deals.kind == Stage.Kind.OPEN) & _in_period(deals.expected_close_on, period)]
+    pipeline = _credited(pipeline, "owner_id", [reference_day] * len(pipeline), assignments)
 
     history_of: dict[int, list[int]] = {deal_id: [] for deal_id in deals.id}
     for change in raw.stage_changes.itertuples(index=False):
@@ -326,20 +409,23 @@ def compute(raw: Raw, period: Period, *, tz: str | ZoneInfo) -> OracleResult:
         for deal in opened.itertuples(index=False)
     }
 
-    quotas = _Targets(raw.quotas, raw, period)
-    projections = _Targets(raw.projections, raw, period)
+    scopes = scope_members(raw, assignments, reference_day)
+    members = {(scope, scope_id): rep_ids for scope, scope_id, rep_ids in scopes}
+    quotas = _Targets(raw.quotas, raw, period, members)
+    projections = _Targets(raw.projections, raw, period, members)
 
-    def revenue_of(rep_ids) -> Decimal:
-        return sum(won[won.owner_id.isin(rep_ids)].amount, ZERO)
+    def revenue_of(rep_id: int) -> Decimal:
+        """The rep's own revenue in P, whichever team it was credited to."""
+        return sum(won[won.owner_id == rep_id].amount, ZERO)
 
     metric_rows, mix_rows, funnel_rows, product_rows, impact_rows = [], [], [], [], []
-    for scope, scope_id, rep_ids in scope_members(raw):
+    for scope, scope_id, rep_ids in scopes:
         key = {"scope": scope, "scope_id": scope_id, "period": label}
-        my_won = won[won.owner_id.isin(rep_ids)]
-        my_lost = lost[lost.owner_id.isin(rep_ids)]
-        my_opened = opened[opened.owner_id.isin(rep_ids)]
-        my_pipeline = pipeline[pipeline.owner_id.isin(rep_ids)]
-        my_activities = activities[activities.rep_id.isin(rep_ids)]
+        my_won = _credited_to(won, "owner_id", scope, scope_id)
+        my_lost = _credited_to(lost, "owner_id", scope, scope_id)
+        my_opened = _credited_to(opened, "owner_id", scope, scope_id)
+        my_pipeline = _credited_to(pipeline, "owner_id", scope, scope_id)
+        my_activities = _credited_to(activities, "rep_id", scope, scope_id)
 
         revenue = sum(my_won.amount, ZERO)
         deals_won, deals_lost = len(my_won), len(my_lost)
@@ -355,7 +441,7 @@ def compute(raw: Raw, period: Period, *, tz: str | ZoneInfo) -> OracleResult:
                 rep_id for rep_id, amount in rep_quotas.items() if amount is not None and amount > 0
             ]
             with_quota = len(quota_reps)
-            at_quota = sum(1 for rep_id in quota_reps if revenue_of([rep_id]) >= rep_quotas[rep_id])
+            at_quota = sum(1 for rep_id in quota_reps if revenue_of(rep_id) >= rep_quotas[rep_id])
             share_at_quota = _fraction(at_quota, with_quota)
 
         projection = projections.of(scope, scope_id)
@@ -431,7 +517,8 @@ def compute(raw: Raw, period: Period, *, tz: str | ZoneInfo) -> OracleResult:
             )
 
         if scope != "rep":
-            impact_rows.extend(_impact_rows(key, rep_ids, type_ids, my_activities, my_won, my_lost))
+            # Across the members, each with the rep's own figures of P (not only those credited here).
+            impact_rows.extend(_impact_rows(key, rep_ids, type_ids, activities, won, lost))
 
     return OracleResult(
         metrics=pd.DataFrame(metric_rows, columns=METRIC_COLUMNS, dtype=object),
@@ -443,7 +530,10 @@ def compute(raw: Raw, period: Period, *, tz: str | ZoneInfo) -> OracleResult:
 
 
 def _impact_rows(key: dict, rep_ids, type_ids, activities, won, lost) -> list[dict]:
-    """Pearson correlation across the scope's reps of each type's count with revenue and win rate."""
+    """Pearson correlation across the scope's member reps of each type's count with revenue and win rate.
+
+    `activities`, `won` and `lost` are all of P's rows; only the members' are used.
+    """
     active = set(activities.rep_id) | set(won.owner_id) | set(lost.owner_id)
     used = [rep_id for rep_id in rep_ids if rep_id in active]
     revenue = {rep_id: float(sum(won[won.owner_id == rep_id].amount, ZERO)) for rep_id in used}

@@ -123,3 +123,25 @@ def test_an_admin_configures_everything_of_salestrack(cast):
         assert user.has_perm(perm), perm
     # Permissions themselves stay with superusers.
     assert not user.has_perm("auth.change_group")
+
+
+def test_existing_reps_get_their_team_from_the_start_and_daily_rows_their_credit(cast):
+    """The data steps of activities 0008 and metrics 0011, run on rows from before them."""
+    from activities.models import RepAssignment
+    from metrics.models import RepDayActivity
+
+    RepAssignment.objects.all().delete()  # as before 0008: reps without a history
+    call = ActivityType.objects.first()
+    row = RepDayActivity(rep=cast.rep_b1, day="2026-01-05", activity_type=call, count=2, minutes=30)
+    row.team_id, row.territory_id = cast.team_a.pk, None  # as before 0011: no credit yet
+    row.save()
+    importlib.import_module("activities.migrations.0008_rep_assignments").one_assignment_per_rep(apps, None)
+    importlib.import_module("metrics.migrations.0011_credit_at_the_time").credit_current_teams(apps, None)
+    history = RepAssignment.objects.order_by("rep_id").values_list(
+        "rep_id", "team_id", "territory_id", "starts_on"
+    )
+    assert list(history) == [
+        (rep.pk, rep.team_id, rep.territory_id, None) for rep in (cast.rep_a1, cast.rep_a2, cast.rep_b1)
+    ]
+    row.refresh_from_db()
+    assert (row.team_id, row.territory_id) == (cast.team_b.pk, cast.rep_b1.territory_id)

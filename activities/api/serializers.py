@@ -20,6 +20,7 @@ from activities.models import (
     DealStageChange,
     Product,
     Rep,
+    RepAssignment,
     Source,
     Stage,
     Team,
@@ -348,6 +349,30 @@ class RepSerializer(serializers.ModelSerializer):
         model = Rep
         fields = ["id", "name", "username", "team", "territory", "is_active", "hired_on"]
         read_only_fields = fields
+
+
+class RepAssignmentSerializer(serializers.ModelSerializer):
+    starts_on = serializers.DateField(read_only=True, help_text=_("null: from the start."))
+
+    class Meta:
+        model = RepAssignment
+        fields = ["team", "territory", "starts_on", "recorded_at"]
+        read_only_fields = fields
+
+
+class RepMoveSerializer(serializers.Serializer):
+    team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all())
+    territory = serializers.PrimaryKeyRelatedField(
+        queryset=Territory.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text=_("Left out: the new team's territory."),
+    )
+    moved_on = serializers.DateField(
+        required=False,
+        allow_null=True,
+        help_text=_("The first day the rep counts for the new team (today or earlier); left out: today."),
+    )
 
 
 class TeamSerializer(serializers.ModelSerializer):

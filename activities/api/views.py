@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
@@ -44,6 +45,8 @@ from .serializers import (
     DealStageChangeSerializer,
     DealUpdateSerializer,
     ProductSerializer,
+    RepAssignmentSerializer,
+    RepMoveSerializer,
     RepSerializer,
     StageSerializer,
     TeamSerializer,
@@ -411,7 +414,7 @@ class _ReadOnly(_Base, viewsets.ReadOnlyModelViewSet):
 
 
 @extend_schema(tags=["organisation"])
-class RepViewSet(_ReadOnly):
+class RepViewSet(WriteThrottleMixin, _ReadOnly):
     """The reps you may see: yourself (a rep), your teams' reps (a manager), everyone (an admin)."""
 
     serializer_class = RepSerializer
@@ -421,6 +424,41 @@ class RepViewSet(_ReadOnly):
 
     def get_queryset(self):
         return access.visible_reps(self.request.user)
+
+    @extend_schema(
+        summary=_("The rep's team history, oldest first: the teams the figures credit, from each day on"),
+        responses={200: RepAssignmentSerializer(many=True), 404: NOT_FOUND},
+    )
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    def assignments(self, request, pk=None):
+        rep = self.get_object()
+        history = rep.assignments.order_by(F("starts_on").asc(nulls_first=True))
+        return Response(RepAssignmentSerializer(history, many=True).data)
+
+    @extend_schema(
+        summary=_("Move a rep to another team from a day on (admins only)"),
+        description=_(
+            "Credit at the time: periods before moved_on keep the rep's figures with the old team; "
+            "from that day on they count for the new one. Without moved_on the move takes effect "
+            "today. A move on a day that already has one corrects it. Answers the team history."
+        ),
+        request=RepMoveSerializer,
+        responses={200: RepAssignmentSerializer(many=True), **WRITE_RESPONSES},
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def move(self, request, pk=None):
+        rep = self.get_object()
+        if not access.is_admin(request.user):
+            raise PermissionDenied(_("Only admins move reps to another team."))
+        data = self.parse(RepMoveSerializer)
+        moved = {"territory": data["territory"]} if "territory" in data else {}
+        try:
+            services.rep_move(
+                rep=rep, team=data["team"], from_day=data.get("moved_on"), by=request.user, **moved
+            )
+        except DjangoValidationError as exc:
+            raise api_error(exc, {"from_day": "moved_on"}) from exc
+        return self.assignments(request, pk)
 
 
 @extend_schema(tags=["organisation"])

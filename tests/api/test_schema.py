@@ -42,6 +42,8 @@ ENDPOINTS = {
         f"/api/v1/{name}/{{id}}/": {"get"}
         for name in ("reps", "teams", "territories", "accounts", "products", "stages", "activity-types")
     },
+    "/api/v1/reps/{id}/assignments/": {"get"},
+    "/api/v1/reps/{id}/move/": {"post"},
     "/api/v1/metrics/": {"get"},
     "/api/v1/funnel/": {"get"},
     "/api/v1/leaderboards/": {"get"},

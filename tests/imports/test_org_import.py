@@ -1,7 +1,9 @@
 """Reps import: users with the rep role, teams and territories by name (created only when allowed)."""
 
 import io
-from datetime import date
+from datetime import date, timedelta
+
+from django.utils import timezone
 
 from activities.access import role_of
 from activities.imports import run_import
@@ -55,10 +57,11 @@ class RepsImportTests:
         assert team.territory == Territory.objects.get(name="Far East")
         assert Rep.objects.get(user__username="zoe").team == team
 
-    def test_reimport_changes_nothing_and_a_team_change_marks_every_period(self, cast):
+    def test_reimport_changes_nothing_and_a_team_change_moves_the_rep_from_today(self, cast):
         rows = [["zoe", "zoe@example.com", "Zoe", "Zed", "Team A", "North", ""]]
         run(HEADER, rows)
         zoe = Rep.objects.get(user__username="zoe")
+        assert [(a.team, a.starts_on) for a in zoe.assignments.all()] == [(cast.team_a, None)]
         DealFactory(owner=zoe, opened_on=date(2026, 1, 10))
         ChangedDay.objects.all().delete()
 
@@ -68,8 +71,41 @@ class RepsImportTests:
 
         moved = run(HEADER, [["zoe", "zoe@example.com", "Zoe", "Zed", "Team B", "North", ""]])
         assert moved.updated == 1
+        today = timezone.localdate()
         assert Rep.objects.get(user__username="zoe").team == cast.team_b
-        assert ChangedDay.objects.filter(day=date(2026, 1, 1)).exists()
+        history = [(a.team, a.starts_on) for a in zoe.assignments.all()]
+        assert history == [(cast.team_a, None), (cast.team_b, today)]
+        # Credit at the time: January stays Team A's; only this month on is counted again.
+        assert not ChangedDay.objects.filter(day__lt=today.replace(day=1)).exists()
+        assert ChangedDay.objects.filter(day=today.replace(day=1)).exists()
+
+    def test_a_moved_on_column_moves_the_rep_from_that_day(self, cast):
+        run(HEADER, [["zoe", "zoe@example.com", "Zoe", "Zed", "Team A", "North", ""]])
+        zoe = Rep.objects.get(user__username="zoe")
+        DealFactory(owner=zoe, opened_on=date(2026, 1, 10))
+        ChangedDay.objects.all().delete()
+        header = [*HEADER, "moved_on"]
+        moved = run(header, [["zoe", "zoe@example.com", "Zoe", "Zed", "Team B", "", "", "2026-01-05"]])
+        assert moved.ok, moved.errors
+        assert [(a.team, a.starts_on) for a in zoe.assignments.all()] == [
+            (cast.team_a, None),
+            (cast.team_b, date(2026, 1, 5)),
+        ]
+        # Without a territory column value the rep takes the new team's territory.
+        assert Rep.objects.get(pk=zoe.pk).territory == cast.team_b.territory
+        assert ChangedDay.objects.filter(day=date(2026, 1, 5)).exists()
+        assert ChangedDay.objects.filter(day=date(2026, 2, 1)).exists()
+        assert not ChangedDay.objects.filter(day__lt=date(2026, 1, 1)).exists()
+
+    def test_a_move_day_in_the_future_or_before_the_window_is_refused(self, cast):
+        run(HEADER, [["zoe", "zoe@example.com", "Zoe", "Zed", "Team A", "North", ""]])
+        header = [*HEADER, "moved_on"]
+        tomorrow = (timezone.localdate() + timedelta(days=1)).isoformat()
+        for day, reason in [(tomorrow, "today or on an earlier day"), ("1999-12-31", "before 2000-01-01")]:
+            report = run(header, [["zoe", "zoe@example.com", "Zoe", "Zed", "Team B", "North", "", day]])
+            assert [(e.row, e.column) for e in report.errors] == [(2, "moved_on")]
+            assert reason in report.errors[0].reason
+        assert Rep.objects.get(user__username="zoe").team == cast.team_a
 
     def test_a_full_name_gives_the_names_username_and_an_email_domain(self, cast):
         header = ["full_name", "team"]

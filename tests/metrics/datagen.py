@@ -9,6 +9,9 @@ rep, one target per owner and period, periods given by their first day), and the
 contain the cases the metric definitions have to get right:
 
 - territories shared by teams, reps whose own territory differs from their team's, inactive reps;
+- team assignments (`RepAssignment`): every rep one from the start, and about one rep in six moved
+  to another team (and its territory) from a day inside the range, so figures before and after the
+  move are credited to different teams; `Rep.team` / `Rep.territory` are the latest assignment;
 - activities of every default type around local and UTC midnight, on month edges and on the days
   the clocks change in `tz`, so the local date decides the period;
 - deals that skip stages, are reopened (won or lost, then open again, sometimes closed again), are
@@ -42,6 +45,7 @@ from activities.models import (
     DealStageChange,
     Product,
     Rep,
+    RepAssignment,
     Source,
     Stage,
     Team,
@@ -171,6 +175,8 @@ class _Generator:
         self._write_deals(plans)
         self._write_activities()
         self._write_targets()
+        # Last, so the rows drawn before keep the values they had before moves existed.
+        self._write_moves()
         return {
             "seed": self.seed,
             "tz": str(self.zone),
@@ -180,6 +186,8 @@ class _Generator:
             "reps": [r.pk for r in self.reps],
             "inactive_reps": [r.pk for r in self.reps if not r.is_active],
             "reps_outside_team_territory": [r.pk for r in self.reps if r.territory_id != r.team.territory_id],
+            "assignments": [a.pk for a in self.assignments],
+            "moved_reps": {rep.pk: (move.starts_on.isoformat(), move.team_id) for rep, move in self.moves},
             "products": [p.pk for p in self.products],
             "accounts": [a.pk for a in self.accounts],
             "deals": [d.pk for d in self.deals],
@@ -261,6 +269,9 @@ class _Generator:
             for index in rng.sample(range(self.n_reps), k=max(1, self.n_reps // 6)):
                 reps[index].is_active = False
         self.reps = Rep.objects.bulk_create(reps)
+        self.assignments = RepAssignment.objects.bulk_create(
+            [RepAssignment(rep=r, team=r.team, territory=r.territory, starts_on=None) for r in self.reps]
+        )
         # How busy each rep is, and which activity types they favour: so counts differ across reps.
         self.deal_weight = [rng.uniform(0.4, 2.0) for _ in self.reps]
         self.activity_weight = [rng.uniform(0.4, 2.0) for _ in self.reps]
@@ -505,6 +516,30 @@ class _Generator:
             )
         self.activities = Activity.objects.bulk_create(rows)
 
+    # --- team moves ---------------------------------------------------------------------------------
+
+    def _write_moves(self) -> None:
+        """About one rep in six moves to another team and its territory from a day inside the range."""
+        rng = self.rng
+        self.moves: list[tuple[Rep, RepAssignment]] = []
+        if self.n_teams < 2:
+            return
+        # Reps working another territory than their team's stay put, so that case survives.
+        candidates = [r for r in self.reps if r.territory_id == r.team.territory_id] or self.reps
+        count = min(len(candidates), max(1, round(self.n_reps / 6)))
+        first = min(self.start + timedelta(days=1), self.end)  # some days before the move, if any
+        for rep in sorted(rng.sample(candidates, k=count), key=lambda r: r.pk):
+            team = rng.choice([t for t in self.teams if t.pk != rep.team_id])
+            move = RepAssignment(rep=rep, team=team, territory=team.territory, starts_on=self._day(first))
+            rep.team, rep.territory = (
+                team,
+                team.territory,
+            )  # the latest assignment (moves are never after today)
+            self.moves.append((rep, move))
+        moves = RepAssignment.objects.bulk_create([move for _, move in self.moves])
+        self.assignments += moves
+        Rep.objects.bulk_update([rep for rep, _ in self.moves], ["team", "territory"])
+
     # --- quotas and projections ---------------------------------------------------------------------
 
     def _write_targets(self) -> None:
@@ -609,6 +644,12 @@ def rows_digest() -> str:
     lines += sorted(Team.objects.values_list("name", "manager__username", "territory__name"), key=repr)
     lines += sorted(
         Rep.objects.values_list("user__username", "team__name", "territory__name", "is_active", "hired_on"),
+        key=repr,
+    )
+    lines += sorted(
+        RepAssignment.objects.values_list(
+            "rep__user__username", "team__name", "territory__name", "starts_on"
+        ),
         key=repr,
     )
     lines += sorted(Product.objects.values_list("name", "category", "list_price"), key=repr)

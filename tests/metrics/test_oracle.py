@@ -11,9 +11,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import transaction
+from django.db.models import F
 
 from activities import services
-from activities.models import Activity, ActivityType, Deal, Rep, Stage, Territory
+from activities.models import Activity, ActivityType, Deal, Rep, RepAssignment, Stage, Team, Territory
 from metrics.models import Projection, Quota
 from metrics.periods import Period, PeriodKind
 from tests.factories import ProductFactory
@@ -31,8 +32,8 @@ def activity_type(name: str) -> ActivityType:
     return ActivityType.objects.get(name=name)
 
 
-def oracle(period: str, tz: str = "UTC"):
-    return compute(load_raw(), Period.parse(period), tz=tz)
+def oracle(period: str, tz: str = "UTC", today: date | None = None):
+    return compute(load_raw(), Period.parse(period), tz=tz, today=today)
 
 
 def at(year, month, day, hour=12, minute=0) -> datetime:
@@ -88,6 +89,17 @@ def log(rep, type_name: str, minutes: int, when: datetime) -> Activity:
     return services.activity_log(
         rep=rep, type=activity_type(type_name), duration_minutes=minutes, occurred_at=when
     )
+
+
+def move(rep, team, on: date) -> RepAssignment:
+    """The rep works in `team` (and its territory) from `on`; the team they had holds from the start."""
+    RepAssignment.objects.get_or_create(
+        rep=rep, starts_on=None, defaults={"team": rep.team, "territory": rep.territory}
+    )
+    assignment = RepAssignment.objects.create(rep=rep, team=team, territory=team.territory, starts_on=on)
+    rep.team, rep.territory = team, team.territory
+    rep.save()
+    return assignment
 
 
 # --- results ---------------------------------------------------------------------------------------
@@ -463,7 +475,7 @@ class ImpactTests:
 
 class ScopeTests:
     def test_every_scope_object_has_a_row_even_without_data(self, cast):
-        Territory.objects.create(name="Nobody here")
+        nobody = Territory.objects.create(name="Nobody here")  # no reps, nothing credited: a row all the same
 
         result = oracle("2026-Q3")
 
@@ -471,7 +483,7 @@ class ScopeTests:
             ("rep", r.pk) for r in sorted([cast.rep_a1, cast.rep_a2, cast.rep_b1], key=lambda r: r.pk)
         ]
         expected += [("team", cast.team_a.pk), ("team", cast.team_b.pk)]
-        expected += [("territory", cast.territory_north.pk), ("territory", cast.territory_south.pk)]
+        expected += [("territory", t.pk) for t in (cast.territory_north, cast.territory_south, nobody)]
         expected += [("company", 0)]
         assert list(zip(result.metrics.scope, result.metrics.scope_id, strict=True)) == expected
         company = result.metric("company", 0)
@@ -491,6 +503,9 @@ class ScopeTests:
         assert result.mix.empty and result.products.empty
 
     def test_a_rep_counts_for_their_own_territory_and_their_team(self, cast):
+        RepAssignment.objects.update_or_create(
+            rep=cast.rep_a2, starts_on=None, defaults={"team": cast.team_a, "territory": cast.territory_south}
+        )
         cast.rep_a2.territory = cast.territory_south
         cast.rep_a2.save()
         closed_deal(cast.rep_a2, "Won", "700.00", date(2026, 7, 1))
@@ -500,6 +515,287 @@ class ScopeTests:
         assert result.metric("team", cast.team_a.pk)["revenue"] == Decimal("700.00")
         assert result.metric("territory", cast.territory_south.pk)["revenue"] == Decimal("700.00")
         assert result.metric("territory", cast.territory_north.pk)["revenue"] == Decimal("0.00")
+
+
+# --- credit at the time -----------------------------------------------------------------------------
+
+MOVE_DAY = date(2026, 8, 15)
+
+
+class CreditAtTheTimeTests:
+    """Rep a1 moves from team A (North) to team B (South) on 15 August 2026, in most tests."""
+
+    def test_activities_and_closed_deals_count_for_the_team_of_their_day(self, cast):
+        a1 = cast.rep_a1
+        move(a1, cast.team_b, MOVE_DAY)
+        log(a1, "Call", 15, at(2026, 7, 10))  # July: A
+        closed_deal(a1, "Won", "300.00", date(2026, 7, 5))  # July: A
+        log(a1, "Call", 30, at(2026, 8, 14))  # the day before the move: A
+        closed_deal(a1, "Won", "1000.00", date(2026, 8, 10))  # A
+        log(a1, "Email", 10, at(2026, 8, 15))  # the day of the move: B
+        log(a1, "Admin", 20, at(2026, 8, 20))  # B
+        closed_deal(a1, "Won", "400.00", date(2026, 8, 15))  # B
+        closed_deal(a1, "Lost", "50.00", date(2026, 8, 20))  # B
+
+        august = oracle("2026-08")
+
+        # The rep keeps all of their own figures: 1000 + 400 won, 50 lost, three activities.
+        rep = august.metric("rep", a1.pk)
+        assert (rep["revenue"], rep["deals_won"], rep["deals_lost"], rep["activity_count"]) == (
+            Decimal("1400.00"),
+            2,
+            1,
+            3,
+        )
+        # Team A (and North): the call of the 14th and the 1000 won on the 10th.
+        for scope, scope_id in [("team", cast.team_a.pk), ("territory", cast.territory_north.pk)]:
+            row = august.metric(scope, scope_id)
+            assert (row["revenue"], row["deals_won"], row["deals_lost"], row["win_rate"]) == (
+                Decimal("1000.00"),
+                1,
+                0,
+                1.0,
+            )
+            assert (row["activity_count"], row["activity_minutes"], row["selling_minutes"]) == (1, 30, 30)
+        # Team B (and South): the e-mail and the admin (10 selling of 30 minutes), 400 won, 50 lost.
+        for scope, scope_id in [("team", cast.team_b.pk), ("territory", cast.territory_south.pk)]:
+            row = august.metric(scope, scope_id)
+            assert (row["revenue"], row["deals_won"], row["deals_lost"], row["win_rate"]) == (
+                Decimal("400.00"),
+                1,
+                1,
+                0.5,
+            )
+            assert (row["activity_count"], row["activity_minutes"], row["selling_minutes"]) == (2, 30, 10)
+            assert row["selling_time_share"] == pytest.approx(1 / 3)
+        assert [(r["activity_type_id"], r["count"]) for r in august.rows("mix", "team", cast.team_a.pk)] == [
+            (activity_type("Call").pk, 1)
+        ]
+        assert [(r["activity_type_id"], r["count"]) for r in august.rows("mix", "team", cast.team_b.pk)] == [
+            (activity_type("Email").pk, 1),
+            (activity_type("Admin").pk, 1),
+        ]
+        assert august.metric("company", 0)["revenue"] == Decimal("1400.00")
+        # July lies wholly before the move: all A.
+        july = oracle("2026-07")
+        team_a, team_b = july.metric("team", cast.team_a.pk), july.metric("team", cast.team_b.pk)
+        assert (team_a["revenue"], team_a["activity_count"]) == (Decimal("300.00"), 1)
+        assert (team_b["revenue"], team_b["activity_count"]) == (Decimal("0.00"), 0)
+        # The quarter adds up its months, though a1 is in B on its last day: 300 + 1000 for A.
+        q3 = oracle("2026-Q3")
+        assert q3.metric("team", cast.team_a.pk)["revenue"] == Decimal("1300.00")
+        assert q3.metric("team", cast.team_b.pk)["revenue"] == Decimal("400.00")
+        assert q3.metric("territory", cast.territory_north.pk)["activity_count"] == 2
+
+    def test_a_rep_counts_for_the_quota_and_share_at_quota_of_the_team_on_the_reference_day(self, cast):
+        a1, a2, b1 = cast.rep_a1, cast.rep_a2, cast.rep_b1
+        move(a1, cast.team_b, MOVE_DAY)
+        for rep, july, august in [
+            (a1, "200.00", "1000.00"),
+            (a2, "500.00", "500.00"),
+            (b1, "100.00", "2000.00"),
+        ]:
+            target(Quota, rep, "2026-07", july)
+            target(Quota, rep, "2026-08", august)
+        closed_deal(a1, "Won", "300.00", date(2026, 7, 5))  # for A
+        closed_deal(a1, "Won", "1000.00", date(2026, 8, 10))  # for A, before the move
+        closed_deal(a1, "Won", "400.00", date(2026, 8, 20))  # for B
+
+        august = oracle("2026-08")  # reference day 31 August: a1 is in B
+
+        # A = {a2}: quota 500; a2 won nothing.
+        team_a = august.metric("team", cast.team_a.pk)
+        assert team_a["quota"] == Decimal("500.00")
+        assert (team_a["reps_with_quota"], team_a["reps_at_quota"], team_a["reps_at_quota_share"]) == (
+            1,
+            0,
+            0.0,
+        )
+        assert team_a["attainment"] == pytest.approx(1000 / 500)  # credited revenue over the members' quota
+        # B = {a1, b1}: quota 1000 + 2000; a1 is at quota on their own August revenue, 1400 >= 1000.
+        team_b = august.metric("team", cast.team_b.pk)
+        assert team_b["quota"] == Decimal("3000.00")
+        assert (team_b["reps_with_quota"], team_b["reps_at_quota"], team_b["reps_at_quota_share"]) == (
+            2,
+            1,
+            0.5,
+        )
+        assert team_b["attainment"] == pytest.approx(400 / 3000)
+        assert august.metric("territory", cast.territory_south.pk)["quota"] == Decimal("3000.00")
+        assert august.metric("territory", cast.territory_north.pk)["quota"] == Decimal("500.00")
+        assert august.metric("company", 0)["quota"] == Decimal("3500.00")
+
+        july = oracle("2026-07")  # reference day 31 July: a1 is still in A
+
+        team_a = july.metric("team", cast.team_a.pk)
+        assert team_a["quota"] == Decimal("700.00")  # 200 + 500
+        assert (team_a["reps_with_quota"], team_a["reps_at_quota"]) == (2, 1)  # a1: 300 >= 200
+        team_b = july.metric("team", cast.team_b.pk)
+        assert team_b["quota"] == Decimal("100.00")
+        assert (team_b["reps_with_quota"], team_b["reps_at_quota"]) == (1, 0)
+        assert july.metric("territory", cast.territory_north.pk)["quota"] == Decimal("700.00")
+        assert july.metric("company", 0)["quota"] == Decimal("800.00")
+
+    def test_a_deal_counts_its_opening_and_its_closing_for_the_teams_of_those_days(self, cast):
+        a1 = cast.rep_a1
+        move(a1, cast.team_b, MOVE_DAY)
+        deal = services.deal_open(
+            owner=a1, name="Across the move", amount=Decimal("800.00"), opened_on=date(2026, 8, 10)
+        )
+        services.deal_move_stage(
+            deal=deal, to_stage=stage("Won"), by=None, closed_on=date(2026, 8, 20), changed_at=at(2026, 8, 20)
+        )
+
+        august = oracle("2026-08")
+
+        team_a, team_b = august.metric("team", cast.team_a.pk), august.metric("team", cast.team_b.pk)
+        assert (
+            team_a["deals_opened"],
+            team_a["pipeline_created"],
+            team_a["revenue"],
+            team_a["deals_won"],
+        ) == (
+            1,
+            Decimal("800.00"),
+            Decimal("0.00"),
+            0,
+        )
+        assert (
+            team_b["deals_opened"],
+            team_b["pipeline_created"],
+            team_b["revenue"],
+            team_b["deals_won"],
+        ) == (
+            0,
+            Decimal("0.00"),
+            Decimal("800.00"),
+            1,
+        )
+        # The cohort is A's: a won deal reached every stage; B's funnel is empty.
+        assert [r["reached"] for r in august.rows("funnel", "team", cast.team_a.pk)] == [1] * 6
+        assert [r["reached"] for r in august.rows("funnel", "team", cast.team_b.pk)] == [0] * 6
+        assert august.rows("products", "team", cast.team_a.pk) == []
+        assert [(r["product_id"], r["revenue"]) for r in august.rows("products", "team", cast.team_b.pk)] == [
+            (None, Decimal("800.00"))
+        ]
+
+    def test_the_weighted_pipeline_counts_for_the_team_of_the_reference_day(self, cast):
+        a1 = cast.rep_a1
+        move(a1, cast.team_b, MOVE_DAY)
+        for month in ("2026-07", "2026-08"):
+            first = Period.parse(month).start
+            services.deal_open(
+                owner=a1,
+                name=f"Due in {month}",
+                amount=Decimal("1000.00"),
+                stage=stage("Proposal"),
+                opened_on=first,
+                expected_close_on=Period.parse(month).last_day,
+            )
+
+        def pipeline(month, today):
+            result = oracle(month, today=today)
+            return [
+                result.metric(scope, scope_id)["weighted_pipeline"]
+                for scope, scope_id in [
+                    ("team", cast.team_a.pk),
+                    ("team", cast.team_b.pk),
+                    ("territory", cast.territory_north.pk),
+                    ("territory", cast.territory_south.pk),
+                ]
+            ]
+
+        six, none = Decimal("600.00"), Decimal("0.00")  # 1000 x 0.6 (Proposal)
+        # July ended before the move: its pipeline stays with A whenever it is computed.
+        assert pipeline("2026-07", date(2026, 9, 1)) == [six, none, six, none]
+        assert pipeline("2026-07", date(2026, 7, 20)) == [six, none, six, none]
+        # August's reference day is its last day (after the move), or today while it runs.
+        assert pipeline("2026-08", date(2026, 9, 1)) == [none, six, none, six]
+        assert pipeline("2026-08", date(2026, 8, 14)) == [six, none, six, none]
+        # The opening itself stays with A, whatever today is.
+        assert oracle("2026-07", today=date(2026, 9, 1)).metric("team", cast.team_a.pk)["deals_opened"] == 1
+
+    def test_a_territory_without_reps_has_a_row(self, cast):
+        islands = Territory.objects.create(name="Islands")
+        team_c = Team.objects.create(name="Team C", territory=islands)
+        nowhere = Territory.objects.create(name="Nowhere")  # no team, no rep, ever
+        c1 = services.rep_create(username="rep_c1", team=team_c)
+        move(c1, cast.team_a, MOVE_DAY)  # Islands is left without reps
+        for month in ("2026-07", "2026-08", "2026-09"):
+            target(Quota, c1, month, "100.00")
+        closed_deal(c1, "Won", "500.00", date(2026, 8, 5))
+
+        july, august, september = oracle("2026-07"), oracle("2026-08"), oracle("2026-09")
+
+        assert july.metric("territory", islands.pk)["quota"] == Decimal("100.00")  # c1 is a member
+        # August: the 500 won before the move is Islands', but on 31 August nobody is a member.
+        row = august.metric("territory", islands.pk)
+        assert (row["revenue"], row["quota"], row["attainment"]) == (Decimal("500.00"), None, None)
+        assert (row["reps_with_quota"], row["reps_at_quota"], row["reps_at_quota_share"]) == (0, 0, None)
+        for territory in (islands, nowhere):
+            row = september.metric("territory", territory.pk)
+            assert (row["revenue"], row["deals_won"], row["weighted_pipeline"], row["pipeline_created"]) == (
+                Decimal("0.00"),
+                0,
+                Decimal("0.00"),
+                Decimal("0.00"),
+            )
+            assert (row["win_rate"], row["avg_deal_size"], row["quota"], row["selling_time_share"]) == (
+                None,
+                None,
+                None,
+                None,
+            )
+            assert (row["reps_with_quota"], row["reps_at_quota_share"]) == (0, None)
+            assert [r["reached"] for r in september.rows("funnel", "territory", territory.pk)] == [0] * 6
+            assert {r["n_revenue"] for r in september.rows("impact", "territory", territory.pk)} == {0}
+        assert august.metric("territory", nowhere.pk)["revenue"] == Decimal("0.00")
+
+    def test_today_inside_the_period_takes_the_members_of_today(self, cast):
+        a1, a2, b1 = cast.rep_a1, cast.rep_a2, cast.rep_b1
+        move(a1, cast.team_b, MOVE_DAY)
+        for rep, amount in [(a1, "1000.00"), (a2, "500.00"), (b1, "2000.00")]:
+            target(Quota, rep, "2026-08", amount)
+        log(a1, "Call", 10, at(2026, 8, 5))  # credited to A, but it makes a1 an active rep wherever a member
+        log(a2, "Call", 10, at(2026, 8, 6))
+
+        def team_figures(today):
+            result = oracle("2026-08", today=today)
+            figures = []
+            for team in (cast.team_a, cast.team_b):
+                row = result.metric("team", team.pk)
+                calls = next(
+                    r
+                    for r in result.rows("impact", "team", team.pk)
+                    if r["activity_type_id"] == activity_type("Call").pk
+                )
+                figures.append((row["quota"], row["reps_with_quota"], calls["n_revenue"]))
+            return figures
+
+        # On 10 August a1 is still in A: A = {a1, a2}, B = {b1} (b1 did nothing in August).
+        assert team_figures(date(2026, 8, 10)) == [(Decimal("1500.00"), 2, 2), (Decimal("2000.00"), 1, 0)]
+        # On 20 August, and at the month's end, a1 is in B: A = {a2}, B = {a1, b1}.
+        assert team_figures(date(2026, 8, 20)) == [(Decimal("500.00"), 1, 1), (Decimal("3000.00"), 2, 1)]
+        assert team_figures(None) == team_figures(date(2026, 8, 20))
+        # Members never change what is credited: the calls are A's either way.
+        assert (
+            oracle("2026-08", today=date(2026, 8, 20)).metric("team", cast.team_a.pk)["activity_count"] == 2
+        )
+
+    def test_a_rep_without_assignments_keeps_their_team_and_one_moved_later_has_their_first(self, cast):
+        RepAssignment.objects.filter(rep__in=[cast.rep_a1, cast.rep_b1]).delete()
+        # b1: only a dated assignment (to A from the 15th); before it, that earliest one holds.
+        RepAssignment.objects.create(
+            rep=cast.rep_b1, team=cast.team_a, territory=cast.territory_north, starts_on=MOVE_DAY
+        )
+        log(cast.rep_b1, "Call", 10, at(2026, 8, 1))
+        log(cast.rep_a1, "Call", 10, at(2026, 8, 1))  # no rows at all: Rep.team (A) on every day
+
+        august = oracle("2026-08")
+
+        assert august.metric("team", cast.team_a.pk)["activity_count"] == 2
+        assert august.metric("team", cast.team_b.pk)["activity_count"] == 0
+        assert august.metric("territory", cast.territory_north.pk)["activity_count"] == 2
 
 
 # --- the dataset generator ----------------------------------------------------------------------------
@@ -602,6 +898,27 @@ class DatasetTests:
         quota_teams = set(Quota.objects.filter(team__isnull=False).values_list("team", flat=True))
         assert quota_teams and quota_teams != set(dataset["teams"])
 
+    def test_every_rep_has_an_assignment_from_the_start_and_some_move_inside_the_range(self, dataset):
+        assignments = RepAssignment.objects.filter(pk__in=dataset["assignments"])
+        assert set(assignments.filter(starts_on=None).values_list("rep", flat=True)) == set(dataset["reps"])
+        moved = dataset["moved_reps"]
+        assert len(moved) == 2  # 12 reps: one in six
+        for rep_id, (starts_on, team_id) in moved.items():
+            first, move = assignments.filter(rep=rep_id).order_by(F("starts_on").asc(nulls_first=True))
+            assert (move.starts_on.isoformat(), move.team_id) == (starts_on, team_id)
+            assert YEAR["start"] < move.starts_on <= YEAR["end"]
+            assert first.team_id != move.team_id
+            assert move.territory_id == Team.objects.get(pk=team_id).territory_id
+            rep = Rep.objects.get(pk=rep_id)
+            assert (rep.team_id, rep.territory_id) == (move.team_id, move.territory_id)
+        unmoved = assignments.exclude(rep__in=list(moved))
+        assert unmoved.count() == len(dataset["reps"]) - len(moved)
+        for assignment in unmoved.select_related("rep"):
+            assert (assignment.team_id, assignment.territory_id) == (
+                assignment.rep.team_id,
+                assignment.rep.territory_id,
+            )
+
     def test_its_activities_straddle_the_local_and_utc_date_boundaries(self, dataset):
         berlin = ZoneInfo("Europe/Berlin")
         moments = Activity.objects.filter(pk__in=dataset["activities"]).values_list("occurred_at", flat=True)
@@ -634,10 +951,14 @@ class DatasetTests:
         ]:
             assert sum(reps[column]) == company[column], column
             assert sum(q.metric("company", 0)[column] for q in quarters) == company[column], column
+            # Every rep has a team and a territory on every day: each figure is credited exactly once.
+            for scope in ("team", "territory"):
+                rows = year.metrics[year.metrics.scope == scope]
+                assert sum(rows[column]) == company[column], (scope, column)
+        # Moved reps split their year between two teams; past periods add up to the year all the same.
         for team_id in dataset["teams"]:
-            members = Rep.objects.filter(team_id=team_id).values_list("pk", flat=True)
             assert (
-                sum(reps[reps.scope_id.isin(list(members))].revenue)
+                sum(q.metric("team", team_id)["revenue"] for q in quarters)
                 == year.metric("team", team_id)["revenue"]
             )
         assert company["deals_won"] > 0 and company["activity_count"] == len(dataset["activities"])

@@ -13,9 +13,11 @@ from django.core.validators import validate_email
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
+from activities import rules, services
 from activities.access import ROLE_REP
 from activities.models import (
     Rep,
+    RepAssignment,
     Team,
     Territory,
 )
@@ -23,6 +25,7 @@ from activities.models import (
 from ..mapping import Record
 from ..values import (
     parse_bool,
+    parse_date,
     text,
 )
 from .base import (
@@ -33,6 +36,9 @@ from .base import (
     _by_name,
     _create_named,
 )
+
+# A move without a territory column: to the new team's territory.
+_TEAMS_TERRITORY = object()
 
 
 def username_from_name(full_name: str) -> str:
@@ -55,6 +61,7 @@ class RepsKind(Kind):
         "manager",
         "hired_on",
         "is_active",
+        "moved_on",
     )
     options = ("email_domain",)
     required = ("team",)
@@ -62,7 +69,7 @@ class RepsKind(Kind):
     creatable = ("team", "territory")
     key_field = "username"
     USER_FIELDS = ("email", "first_name", "last_name")
-    REP_FIELDS = ("team_id", "territory_id", "hired_on", "is_active")
+    REP_FIELDS = ("hired_on", "is_active")
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -127,6 +134,9 @@ class RepsKind(Kind):
             self.new_team_details.setdefault(team.lower(), {"territory": territory, "manager": manager})
         elif team is not None and manager is not None and team.manager_id != manager.pk:
             self.warn(rec, "manager", _("the team exists with another manager; its manager was not changed"))
+        moved_on = self.cell(rec, "moved_on", parse_date, self.mapping.date_format)
+        if rules.move_day_problem(moved_on):
+            self.error(rec, "moved_on", rules.move_day_problem(moved_on))
         data.update(
             username=username,
             email=email,
@@ -135,6 +145,7 @@ class RepsKind(Kind):
             team=team,
             territory=territory,
             hired_on=self.date(rec, "hired_on", future_ok=True),
+            moved_on=moved_on,
             is_active=True if not rec.has("is_active") else self.cell(rec, "is_active", parse_bool),
         )
 
@@ -181,19 +192,24 @@ class RepsKind(Kind):
             for name in ("hired_on", "is_active"):
                 if not self.columns.has(name):
                     rep_values.pop(name)
+            # A new team or territory is a move (services.rep_move): from `moved_on`, else today.
+            team_id, territory_id = rep_values.pop("team_id"), rep_values.pop("territory_id")
             if not self.columns.has("territory"):
-                rep_values.pop("territory_id")
-            old = (rep.team_id, rep.territory_id, rep.is_active)
+                territory_id = rep.territory_id if team_id == rep.team_id else _TEAMS_TERRITORY
+            data["move"] = None
+            if (team_id, territory_id) != (rep.team_id, rep.territory_id):
+                data["move"] = (team_id, territory_id, data["moved_on"])
+            elif data["moved_on"] is not None:
+                self.warn(rec, "moved_on", _("the rep's team and territory are unchanged: no move"))
             user_changed = self.compare(user, user_values)
             rep_changed = self.compare(rep, rep_values)
-            data["org_changed"] = old != (rep.team_id, rep.territory_id, rep.is_active)
-            rec.action = "update" if user_changed or rep_changed else "unchanged"
+            rec.action = "update" if user_changed or rep_changed or data["move"] else "unchanged"
             rec.existing = (user, rep, user_changed, rep_changed)
 
     def write(self, recs: list[Record]) -> None:
         user_model = get_user_model()
         new_users, new_reps = [], []
-        changed_users, changed_reps = [], []
+        changed_users, changed_reps, moves = [], [], []
         for rec in recs:
             data = rec.data
             if rec.action == "create":
@@ -210,21 +226,34 @@ class RepsKind(Kind):
                     changed_users.append(user)
                 if rep_changed:
                     changed_reps.append(rep)
-                if data["org_changed"]:
-                    self.org_changed = True
+                if data["move"]:
+                    moves.append((rep, *data["move"]))
         user_model.objects.bulk_create(new_users, batch_size=BATCH_SIZE)
         group = Group.objects.get(name=ROLE_REP)
         through = user_model.groups.through
         through.objects.bulk_create(
             [through(user_id=user.pk, group_id=group.pk) for user in new_users], batch_size=BATCH_SIZE
         )
-        Rep.objects.bulk_create(
+        reps = Rep.objects.bulk_create(
             [Rep(user=user, **values) for user, values in new_reps], batch_size=BATCH_SIZE
+        )
+        RepAssignment.objects.bulk_create(
+            [RepAssignment(rep=rep, team_id=rep.team_id, territory_id=rep.territory_id) for rep in reps],
+            batch_size=BATCH_SIZE,
         )
         if changed_users:
             user_model.objects.bulk_update(changed_users, list(self.USER_FIELDS), batch_size=BATCH_SIZE)
         if changed_reps:
             Rep.objects.bulk_update(changed_reps, list(self.REP_FIELDS), batch_size=BATCH_SIZE)
+        for rep, team_id, territory_id, moved_on in moves:
+            team = self.teams[team_id.lower()] if isinstance(team_id, NewName) else self.teams_by_id[team_id]
+            if territory_id is _TEAMS_TERRITORY:
+                territory = team.territory
+            elif isinstance(territory_id, NewName):
+                territory = self.territories[territory_id.lower()]
+            else:
+                territory = Territory.objects.get(pk=territory_id) if territory_id else None
+            services.rep_move(rep=rep, team=team, territory=territory, from_day=moved_on, by=self.by)
 
     def prepare_write(self) -> dict[str, int]:
         created = {}
@@ -245,12 +274,4 @@ class RepsKind(Kind):
             created["team"] = len(teams)
             self.load_names()
         self.teams_by_id = {team.pk: team for team in self.teams.values()}
-        self.org_changed = False
         return created
-
-    def finish(self) -> None:
-        from metrics.jobs import metrics_mark_all_periods
-
-        # A rep changing team, territory or activity moves figures in every period.
-        if getattr(self, "org_changed", False):
-            metrics_mark_all_periods()
