@@ -25,11 +25,21 @@ from django.utils import timezone
 from activities.models import Activity, Deal, Rep
 
 from . import rollup
-from .models import ChangedDay, MetricRun, MetricRunProblem
-from .periods import Period
+from .models import (
+    ChangedDay,
+    MetricRun,
+    MetricRunProblem,
+    PeriodActivityImpact,
+    PeriodActivityMix,
+    PeriodFunnel,
+    PeriodMetric,
+    PeriodProduct,
+)
+from .periods import Period, PeriodKind
 
 log = logging.getLogger(__name__)
 
+PERIOD_TABLES = (PeriodMetric, PeriodActivityMix, PeriodFunnel, PeriodProduct, PeriodActivityImpact)
 # Seconds to wait after a change before the incremental run, so a burst of
 # edits (an import, a busy rep) costs one run, not one per edit.
 INCREMENTAL_DELAY = 30
@@ -117,8 +127,31 @@ def _ranges(days: list[date]) -> list[tuple[date, date]]:
     return ranges
 
 
+def follow_the_fiscal_calendar() -> list[date]:
+    """If the fiscal year's first month changed since the period tables were computed: drop
+    every quarter and year row (their periods no longer exist), mark every period to be
+    recomputed, and return the days that marks them (the first of every month with data)."""
+    from .models import EngineCalendar
+    from .periods import fiscal_start_month
+
+    month = fiscal_start_month()
+    stored = EngineCalendar.objects.values_list("fiscal_year_start_month", flat=True).first() or 1
+    if stored == month:
+        if not EngineCalendar.objects.exists():
+            EngineCalendar.objects.create(fiscal_year_start_month=month)
+        return []
+    with transaction.atomic():
+        for model in PERIOD_TABLES:
+            model.objects.filter(period_kind__in=[PeriodKind.QUARTER, PeriodKind.YEAR]).delete()
+        days = month_starts()
+        metrics_mark_changed(days=days)
+        EngineCalendar.objects.update_or_create(pk=1, defaults={"fiscal_year_start_month": month})
+    log.warning("fiscal year now starts in month %s (was %s): every period is recomputed", month, stored)
+    return days
+
+
 def plan_for_days(days: Iterable[date], *, split_by_team: bool = True) -> Plan:
-    days = sorted(set(days))
+    days = sorted({*days, *follow_the_fiscal_calendar()})
     if not days:
         return Plan()
     teams: list[list[int] | None] = [None]
@@ -478,16 +511,20 @@ def metrics_mark_all_periods() -> None:
     The first day of every month with data is marked, so the next run rebuilds
     every month, quarter and year (and only those days of the daily tables).
     """
+    metrics_mark_changed(days=month_starts())
+
+
+def month_starts() -> list[date]:
+    """The first day of every month with data."""
     span = data_span()
     if span is None:
-        return
-    first, last = span
-    month = Period.containing(first, "month")
-    days = []
+        return []
+    first, last = max(span[0], ENGINE_FIRST_DAY), min(span[1], ENGINE_LAST_DAY)
+    month, days = Period.containing(first, "month"), []
     while month.start <= last:
         days.append(month.start)
         month = month.next()
-    metrics_mark_changed(days=days)
+    return days
 
 
 def metrics_mark_move(*, rep_id: int, from_day: date) -> None:

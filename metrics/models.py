@@ -413,6 +413,24 @@ class PeriodActivityImpact(PeriodSlice):
 # --- bookkeeping -----------------------------------------------------------------
 
 
+class EngineCalendar(models.Model):
+    """The fiscal calendar the period tables hold (one row; none: January, as before it existed).
+
+    When SALESTRACK_FISCAL_YEAR_START_MONTH differs, the next run drops every quarter and year
+    row and recomputes every period (metrics.jobs.follow_the_fiscal_calendar).
+    """
+
+    fiscal_year_start_month = models.PositiveSmallIntegerField(default=1)
+    changed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("engine calendar")
+        verbose_name_plural = _("engine calendar")
+
+    def __str__(self):
+        return str(self.fiscal_year_start_month)
+
+
 class ChangedDay(models.Model):
     """A day whose raw rows changed since the last run (marked by services, cleared by runs)."""
 

@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy as _
 
 from activities import rules
 
-from .periods import Period, PeriodKind
+from .periods import Period, PeriodKind, fiscal_start_month
 
 DAY, WEEK, RANGE = "day", "week", "range"
 # A custom range longer than this is refused: it would add up years of daily rows per page.
@@ -173,13 +173,13 @@ class Span:
         """A human title in the active language: "November 2026", "Week 48, 2026", "1–15 Nov 2026"."""
         if self.kind == PeriodKind.MONTH:
             return formats.date_format(self.first, "YEAR_MONTH_FORMAT")
-        if self.kind == PeriodKind.QUARTER:
-            return gettext("Q%(quarter)s %(year)s") % {
-                "quarter": (self.first.month - 1) // 3 + 1,
-                "year": self.first.year,
-            }
-        if self.kind == PeriodKind.YEAR:
-            return str(self.first.year)
+        if self.kind in (PeriodKind.QUARTER, PeriodKind.YEAR):
+            period = Period(self.first, self.kind)
+            fiscal = fiscal_start_month() != 1  # then say so: "Q1 FY2027", "FY2027"
+            if self.kind == PeriodKind.QUARTER:
+                text = gettext("Q%(quarter)s FY%(year)s") if fiscal else gettext("Q%(quarter)s %(year)s")
+                return text % {"quarter": period.quarter, "year": period.fiscal_year}
+            return gettext("FY%(year)s") % {"year": period.fiscal_year} if fiscal else str(period.fiscal_year)
         if self.kind == DAY:
             return formats.date_format(self.first, "DATE_FORMAT")
         if self.kind == WEEK:

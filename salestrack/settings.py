@@ -190,6 +190,11 @@ def env_date(name: str, default: str) -> date:
         raise ImproperlyConfigured(f"{name} must be a date written YYYY-MM-DD, not {raw!r}") from None
 
 
+# The calendar month fiscal years (and so quarters) start in; a fiscal year is named by the
+# calendar year it ends in (docs/metrics.md). Changing it recomputes every period.
+SALESTRACK_FISCAL_YEAR_START_MONTH = env.int("SALESTRACK_FISCAL_YEAR_START_MONTH", default=1)
+if not 1 <= SALESTRACK_FISCAL_YEAR_START_MONTH <= 12:
+    raise ImproperlyConfigured("SALESTRACK_FISCAL_YEAR_START_MONTH must be a month, 1 to 12")
 SALESTRACK_EARLIEST_DATE = env_date("SALESTRACK_EARLIEST_DATE", default="2000-01-01")
 if SALESTRACK_EARLIEST_DATE.year < 1900:
     raise ImproperlyConfigured("SALESTRACK_EARLIEST_DATE must be in 1900 or later")

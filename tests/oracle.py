@@ -205,15 +205,19 @@ def _fraction(numerator, denominator) -> float | None:
 
 
 def _sub_periods(period: Period) -> list[Period]:
-    """The periods a target of `period` is made of when it has no row of its own."""
+    """The periods a target of `period` is made of when it has no row of its own: a year's four
+    quarters and a quarter's three months, counted in months from its first day (so a fiscal
+    year starting in April is April-June, July-September, …)."""
     if period.kind == PeriodKind.YEAR:
-        return [Period(date(period.start.year, month, 1), PeriodKind.QUARTER) for month in (1, 4, 7, 10)]
+        return [Period(_months_after(period.start, 3 * n), PeriodKind.QUARTER) for n in range(4)]
     if period.kind == PeriodKind.QUARTER:
-        return [
-            Period(date(period.start.year, period.start.month + offset, 1), PeriodKind.MONTH)
-            for offset in range(3)
-        ]
+        return [Period(_months_after(period.start, n), PeriodKind.MONTH) for n in range(3)]
     return []
+
+
+def _months_after(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
 
 
 def _sum_or_none(values) -> Decimal | None:

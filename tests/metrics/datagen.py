@@ -124,6 +124,11 @@ def _months_between(start: date, end: date) -> list[Period]:
     return months
 
 
+def _add_months(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
 def _round_hundreds(value: float) -> Decimal:
     return Decimal(max(1, round(value / 100)) * 100).quantize(Decimal("0.01"))
 
@@ -543,8 +548,9 @@ class _Generator:
     # --- quotas and projections ---------------------------------------------------------------------
 
     def _write_targets(self) -> None:
-        years = sorted({m.start.year for m in self.months})
-        months = [Period(date(y, m, 1), PeriodKind.MONTH) for y in years for m in range(1, 13)]
+        # The (fiscal) years of the data, each with its twelve months in order.
+        years = sorted({Period.containing(m.start, PeriodKind.YEAR) for m in self.months})
+        months = [Period(_add_months(year.start, n), PeriodKind.MONTH) for year in years for n in range(12)]
         won_by_rep_month: dict[tuple[int, date], Decimal] = {}
         for deal in self.deals:
             if deal.stage.kind == Stage.Kind.WON:
@@ -582,11 +588,11 @@ class _Generator:
             self.rep_schemes[kind][rep.pk] = scheme
             bases = {m.start: month_base(rep.pk, m) for m in months}
             for year in years:
-                quarters = [Period(date(year, q, 1), PeriodKind.QUARTER) for q in (1, 4, 7, 10)]
-                year_months = [m for m in months if m.start.year == year]
+                quarters = [Period(_add_months(year.start, 3 * q), PeriodKind.QUARTER) for q in range(4)]
+                year_months = [m for m in months if m.start in year]
 
                 def quarter_amount(quarter: Period, bases=bases) -> Decimal:
-                    inside = [bases[date(quarter.start.year, quarter.start.month + k, 1)] for k in range(3)]
+                    inside = [bases[_add_months(quarter.start, k)] for k in range(3)]
                     return _round_hundreds(sum(inside) * rng.uniform(0.9, 1.1))
 
                 if scheme == "months":
@@ -609,11 +615,7 @@ class _Generator:
                         if rng.random() < 0.5:
                             add(month, _round_hundreds(bases[month.start]), rep=rep)
                 elif scheme == "year":
-                    add(
-                        Period(date(year, 1, 1), PeriodKind.YEAR),
-                        _round_hundreds(sum(bases[m.start] for m in year_months)),
-                        rep=rep,
-                    )
+                    add(year, _round_hundreds(sum(bases[m.start] for m in year_months)), rep=rep)
                 elif scheme == "q1_plus_months":
                     add(quarters[0], quarter_amount(quarters[0]), rep=rep)
                     for month in year_months[3:]:
@@ -625,12 +627,12 @@ class _Generator:
             team_size = sum(1 for r in self.reps if r.team_id == team.pk)
             for year in years:
                 if index // 2 % 2 == 0:
-                    for q in (1, 4, 7, 10):
+                    for q in range(4):
                         amount = _round_hundreds(self.base * 3 * team_size * rng.uniform(0.7, 1.3))
-                        add(Period(date(year, q, 1), PeriodKind.QUARTER), amount, team=team)
+                        add(Period(_add_months(year.start, 3 * q), PeriodKind.QUARTER), amount, team=team)
                 else:
                     amount = _round_hundreds(self.base * 12 * team_size * rng.uniform(0.7, 1.3))
-                    add(Period(date(year, 1, 1), PeriodKind.YEAR), amount, team=team)
+                    add(year, amount, team=team)
         return rows
 
 

@@ -215,3 +215,102 @@ def test_the_ends_of_the_calendar_have_a_last_day_and_a_length(text, last_day, d
 def test_the_last_period_of_the_calendar_has_no_end_day_to_overflow_into():
     with pytest.raises(ValueError, match="last period of the calendar"):
         _ = Period.parse("9999-12").end
+
+
+# --- the fiscal calendar ----------------------------------------------------------------------------
+# The expected days are written out by hand from the rule of docs/metrics.md: a fiscal year starts on
+# the first day of SALESTRACK_FISCAL_YEAR_START_MONTH and is named by the calendar year it ends in.
+
+
+@pytest.fixture
+def fiscal(settings):
+    def set_month(month: int) -> None:
+        settings.SALESTRACK_FISCAL_YEAR_START_MONTH = month
+
+    return set_month
+
+
+@pytest.mark.parametrize(
+    ("month", "text", "first", "last"),
+    [
+        (4, "2026", date(2025, 4, 1), date(2026, 3, 31)),
+        (4, "2026-Q1", date(2025, 4, 1), date(2025, 6, 30)),
+        (4, "2026-Q3", date(2025, 10, 1), date(2025, 12, 31)),
+        (4, "2026-Q4", date(2026, 1, 1), date(2026, 3, 31)),
+        (2, "2027", date(2026, 2, 1), date(2027, 1, 31)),
+        (2, "2027-Q4", date(2026, 11, 1), date(2027, 1, 31)),
+        (7, "2026", date(2025, 7, 1), date(2026, 6, 30)),
+        (7, "2026-Q2", date(2025, 10, 1), date(2025, 12, 31)),
+        (10, "2027-Q1", date(2026, 10, 1), date(2026, 12, 31)),
+        (10, "2027-Q2", date(2027, 1, 1), date(2027, 3, 31)),
+        (12, "2026", date(2025, 12, 1), date(2026, 11, 30)),
+        (1, "2026", date(2026, 1, 1), date(2026, 12, 31)),
+        (1, "2026-Q3", date(2026, 7, 1), date(2026, 9, 30)),
+        # Months stay calendar months whatever the fiscal year.
+        (4, "2026-04", date(2026, 4, 1), date(2026, 4, 30)),
+        (10, "2026-12", date(2026, 12, 1), date(2026, 12, 31)),
+    ],
+)
+def test_fiscal_years_and_quarters_start_in_the_fiscal_month(fiscal, month, text, first, last):
+    fiscal(month)
+    period = Period.parse(text)
+    assert (period.start, period.last_day) == (first, last)
+    assert str(period) == text
+    assert str(Period.containing(first, period.kind)) == text
+    assert str(Period.containing(last, period.kind)) == text
+    assert str(Period.containing(last + timedelta(days=1), period.kind)) != text
+
+
+@pytest.mark.parametrize(
+    ("month", "day", "year", "quarter"),
+    [
+        (4, date(2026, 3, 31), "2026", "2026-Q4"),
+        (4, date(2026, 4, 1), "2027", "2027-Q1"),
+        (2, date(2026, 1, 31), "2026", "2026-Q4"),
+        (2, date(2026, 2, 1), "2027", "2027-Q1"),
+        (10, date(2026, 9, 30), "2026", "2026-Q4"),
+        (10, date(2026, 10, 1), "2027", "2027-Q1"),
+    ],
+)
+def test_the_day_the_fiscal_year_turns(fiscal, month, day, year, quarter):
+    fiscal(month)
+    assert str(Period.containing(day, PeriodKind.YEAR)) == year
+    assert str(Period.containing(day, PeriodKind.QUARTER)) == quarter
+    assert Period.is_period_start(day, PeriodKind.YEAR) == (day.month == month and day.day == 1)
+
+
+def test_a_fiscal_year_that_would_start_before_year_1_is_no_period(fiscal):
+    fiscal(4)
+    with pytest.raises(ValueError, match="is not a period"):
+        Period.parse("0001")
+    assert Period.parse("0002").start == date(1, 4, 1)
+
+
+def test_the_labels_say_fiscal_when_the_year_is_not_the_calendar_year(fiscal):
+    from metrics.spans import Span
+
+    fiscal(4)
+    assert Span.parse("2026-Q1").label == "Q1 FY2026"
+    assert Span.parse("2026").label == "FY2026"
+    fiscal(1)
+    assert Span.parse("2026-Q1").label == "Q1 2026"
+    assert Span.parse("2026").label == "2026"
+
+
+@given(day=st.dates(min_value=date(2, 1, 1), max_value=date(9998, 12, 31)), month=st.integers(1, 12))
+def test_every_fiscal_calendar_tiles_the_days_and_round_trips(day, month):
+    from django.test import override_settings
+
+    with override_settings(SALESTRACK_FISCAL_YEAR_START_MONTH=month):
+        year = Period.containing(day, PeriodKind.YEAR)
+        assert year.start.month == month and year.start.day == 1 and day in year
+        assert Period.parse(str(year)) == year
+        assert year.days in (365, 366)
+        # The four quarters of the year follow one another from its first day to its last.
+        quarters = [Period.parse(f"{year}-Q{n}") for n in range(1, 5)]
+        assert quarters[0].start == year.start and quarters[-1].last_day == year.last_day
+        assert all(a.next() == b for a, b in zip(quarters, quarters[1:], strict=False))
+        quarter = Period.containing(day, PeriodKind.QUARTER)
+        assert quarter in quarters and day in quarter and Period.parse(str(quarter)) == quarter
+        assert year.next().start == year.last_day + timedelta(days=1)
+        assert year.previous().next() == year
