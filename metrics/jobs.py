@@ -9,7 +9,6 @@ failed, the changed-day marks stay, and the next run redoes the work.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -17,9 +16,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Max, Min, Q
+from django.dispatch import Signal
 from django.utils import timezone
 
 from activities.models import Activity, Deal, Rep
@@ -44,6 +43,8 @@ PERIOD_TABLES = (PeriodMetric, PeriodActivityMix, PeriodFunnel, PeriodProduct, P
 # edits (an import, a busy rep) costs one run, not one per edit.
 INCREMENTAL_DELAY = 30
 DEBOUNCE_KEY = "metrics:incremental:queued"
+# Sent once the transaction that marked days changed commits.
+changes_committed = Signal()
 # Days per daily-table chunk: small enough to spread over workers, big enough to
 # keep the per-chunk overhead low.
 DAYS_PER_CHUNK = 31
@@ -69,24 +70,13 @@ def metrics_mark_changed(*, days: Iterable[date | None]) -> None:
         unique_fields=["day"],
         update_fields=["marked_at"],
     )
-    transaction.on_commit(_enqueue_incremental)
+    transaction.on_commit(_changes_committed)
 
 
-def _enqueue_incremental() -> None:
-    from salestrack.outages import CACHE_ERRORS, publish, warn_once
-
-    from .tasks import run_incremental
-
-    try:
-        # cache.add is atomic: only the first change of a burst enqueues the run.
-        if not cache.add(DEBOUNCE_KEY, True, timeout=INCREMENTAL_DELAY):
-            return
-    except CACHE_ERRORS:  # the cache being down must never fail a save
-        warn_once("cache", "could not reach the cache to debounce the incremental metrics run")
-    # Nor the broker: the marks wait in the database and housekeeping sends the run later.
-    if not publish(run_incremental, countdown=INCREMENTAL_DELAY):
-        with contextlib.suppress(*CACHE_ERRORS):
-            cache.delete(DEBOUNCE_KEY)  # so that the next change tries again
+def _changes_committed() -> None:
+    # metrics.tasks answers with the debounced incremental run (it imports this module, not
+    # the other way round).
+    changes_committed.send(sender=None)
 
 
 def activity_days(activities: Iterable[Activity]) -> list[date]:

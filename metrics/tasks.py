@@ -16,9 +16,10 @@ from datetime import date, datetime
 from celery import chord, group, shared_task
 from django.conf import settings
 from django.core.cache import cache
+from django.dispatch import receiver
 from django.utils import timezone
 
-from salestrack.outages import publish
+from salestrack.outages import CACHE_ERRORS, publish, warn_once
 
 from . import digest, jobs
 from .models import MetricRun
@@ -167,3 +168,18 @@ def housekeeping() -> dict:
 def send_daily_digest(today: str | None = None) -> int:
     """07:00 on working days: each manager's digest by e-mail (metrics.digest); the number sent."""
     return digest.send_daily_digests(today=date.fromisoformat(today) if today else None)
+
+
+@receiver(jobs.changes_committed, dispatch_uid="metrics.enqueue_incremental")
+def enqueue_incremental(**_kwargs) -> None:
+    """Days were marked changed: the incremental run, once per burst of changes."""
+    try:
+        # cache.add is atomic: only the first change of a burst enqueues the run.
+        if not cache.add(jobs.DEBOUNCE_KEY, True, timeout=jobs.INCREMENTAL_DELAY):
+            return
+    except CACHE_ERRORS:  # the cache being down must never fail a save
+        warn_once("cache", "could not reach the cache to debounce the incremental metrics run")
+    # Nor the broker: the marks wait in the database and housekeeping sends the run later.
+    if not publish(run_incremental, countdown=jobs.INCREMENTAL_DELAY):
+        with contextlib.suppress(*CACHE_ERRORS):
+            cache.delete(jobs.DEBOUNCE_KEY)  # so that the next change tries again
