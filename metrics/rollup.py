@@ -236,26 +236,63 @@ class _TargetBook:
 
 
 def rollup_period(period: Period) -> int:
-    """Rebuild every period table for one period, all scopes, in one transaction."""
+    """Rebuild every period table for one period, all scopes, in one transaction.
+
+    Hierarchical: a month from the daily tables, a quarter from its three months, a year from
+    its four quarters (their rows must be computed first: metrics.jobs orders the levels). The
+    sums add up level by level; quotas, members, the weighted pipeline and the ratios are
+    worked out for the period itself. So a one-day run reads one month of daily rows, then
+    three and four rows per scope object and dimension, however long the period.
+    """
     now = timezone.now()
     with transaction.atomic():
         for model in (PeriodMetric, PeriodActivityMix, PeriodFunnel, PeriodProduct, PeriodActivityImpact):
             model.objects.filter(period_kind=period.kind, period_start=period.start).delete()
         written = _rollup_metrics(period, now)
-        written += _rollup_grouped(period, RepDayActivity, PeriodActivityMix)
-        written += _rollup_grouped(period, RepDayDeal, PeriodProduct)
+        written += _rollup_grouped(period, PeriodActivityMix)
+        written += _rollup_grouped(period, PeriodProduct)
         written += _rollup_funnel(period)
         written += _rollup_impact(period)
     return written
+
+
+def sub_periods(period: Period) -> list[Period]:
+    """The periods a period is summed from: a year's quarters, a quarter's months; none for a month."""
+    if period.kind == PeriodKind.MONTH:
+        return []
+    kind = PeriodKind.QUARTER if period.kind == PeriodKind.YEAR else PeriodKind.MONTH
+    parts = [Period(period.start, kind)]
+    while parts[-1].end <= period.last_day:
+        parts.append(parts[-1].next())
+    return parts
+
+
+def _of_sub_periods(model, period: Period):
+    """The rows of `model` for the sub-periods of `period`."""
+    parts = sub_periods(period)
+    return model.objects.filter(period_kind=parts[0].kind, period_start__in=[p.start for p in parts])
 
 
 def _slice(period: Period, scope: str, scope_id: int) -> dict:
     return {"scope": scope, "scope_id": scope_id, "period_kind": period.kind, "period_start": period.start}
 
 
-def _daily_sums(period: Period, key: str | None) -> dict[int, dict]:
-    """Sums of the daily tables over the period per `key` of their rows (`rep_id`, or the credited
-    `team_id` / `territory_id`; None: one company row, id 0). Rows credited to no territory are left out."""
+SCOPE_OF_KEY = {
+    "rep_id": Scope.REP,
+    "team_id": Scope.TEAM,
+    "territory_id": Scope.TERRITORY,
+    None: Scope.COMPANY,
+}
+
+
+def _sums(period: Period, key: str | None) -> dict[int, dict]:
+    """The summed figures of the period per `key`: `rep_id`, or the credited `team_id` /
+    `territory_id` (None: one company row, id 0). A month adds up its daily rows (rows credited
+    to no territory left out); a quarter or year the PeriodMetric rows of its sub-periods."""
+    if period.kind != PeriodKind.MONTH:
+        rows = _of_sub_periods(PeriodMetric, period).filter(scope=SCOPE_OF_KEY[key])
+        sums = {column: Sum(column) for column in SUMMED if column != "weighted_pipeline"}
+        return {row.pop("scope_id"): row for row in rows.values("scope_id").annotate(**sums).order_by()}
     in_period = Q(day__gte=period.start, day__lt=period.end)
     activity = {
         "activity_count": Sum("count"),
@@ -355,7 +392,7 @@ def _rollup_metrics(period: Period, now: datetime) -> int:
     rep_ids = sorted(members)
 
     rep_quota = {rep_id: quotas.for_rep(rep_id, period) for rep_id in rep_ids}
-    rep_sums = _daily_sums(period, "rep_id")
+    rep_sums = _sums(period, "rep_id")
     at_quota = {rep_id for rep_id, sums in rep_sums.items() if _reaches(sums, rep_quota.get(rep_id))}
     with_quota = {rep_id for rep_id, quota in rep_quota.items() if quota}
 
@@ -389,7 +426,7 @@ def _rollup_metrics(period: Period, now: datetime) -> int:
 
     team_quotas: dict[int, Decimal | None] = {}
     team_projections: dict[int, Decimal | None] = {}
-    team_sums = _daily_sums(period, "team_id")
+    team_sums = _sums(period, "team_id")
     for team_id in Team.objects.order_by("id").values_list("id", flat=True):
         reps = [rep_id for rep_id in rep_ids if members[rep_id][0] == team_id]
         own_quota, own_projection = quotas.for_team(team_id, period), projections.for_team(team_id, period)
@@ -413,7 +450,7 @@ def _rollup_metrics(period: Period, now: datetime) -> int:
                 units_of(0, team_id),
             )
         )
-    territory_sums = _daily_sums(period, "territory_id")
+    territory_sums = _sums(period, "territory_id")
     for territory_id in Territory.objects.order_by("id").values_list("id", flat=True):
         reps = [rep_id for rep_id in rep_ids if members[rep_id][1] == territory_id]
         rows.append(
@@ -431,7 +468,7 @@ def _rollup_metrics(period: Period, now: datetime) -> int:
         group_row(
             Scope.COMPANY,
             0,
-            _daily_sums(period, None).get(0),
+            _sums(period, None).get(0),
             rep_ids,
             _sum_targets(team_quotas.values()),
             _sum_targets(team_projections.values()),
@@ -455,22 +492,35 @@ def _scope_values(scope: str):
     return F(SCOPE_KEYS[scope])
 
 
-def _rollup_grouped(period: Period, source, target) -> int:
-    """Activity mix (per type) or product sales (per product) for every scope, by INSERT … SELECT."""
+def _rollup_grouped(period: Period, target) -> int:
+    """Activity mix (per type) or product sales (per product) for every scope, by INSERT … SELECT:
+    a month from the daily rows (each credited to its day's team and territory), a quarter or a
+    year from its sub-periods' rows."""
     if target is PeriodActivityMix:
         dimension, sums, columns = (
             "activity_type_id",
-            {"a": Sum("count"), "b": Sum("minutes")},
+            ("count", "minutes"),
             "activity_type_id, count, minutes",
         )
-        base = source.objects.all()
     else:
-        dimension, sums, columns = (
-            "product_id",
-            {"a": Sum("revenue"), "b": Sum("deals_won")},
-            "product_id, revenue, won_count",
+        dimension, sums, columns = "product_id", ("revenue", "won_count"), "product_id, revenue, won_count"
+    insert = f"INSERT INTO {_table(target)} (scope, scope_id, period_kind, period_start, {columns}) "
+    if period.kind != PeriodKind.MONTH:
+        grouped = (
+            _of_sub_periods(target, period)
+            .values("scope", "scope_id", dimension)
+            .annotate(a=Sum(sums[0]), b=Sum(sums[1]))
+            .order_by()
         )
-        base = source.objects.filter(deals_won__gt=0)
+        sql, params = grouped.query.sql_with_params()
+        return _execute(
+            f"{insert}SELECT s.scope, s.scope_id, %s, %s, s.{dimension}, s.a, s.b FROM ({sql}) s",
+            [period.kind, period.start, *params],
+        )
+    if target is PeriodActivityMix:
+        base, daily = RepDayActivity.objects.all(), {"a": Sum("count"), "b": Sum("minutes")}
+    else:
+        base, daily = RepDayDeal.objects.filter(deals_won__gt=0), {"a": Sum("revenue"), "b": Sum("deals_won")}
     base = base.filter(day__gte=period.start, day__lt=period.end)
     written = 0
     for scope in Scope.values:
@@ -480,13 +530,12 @@ def _rollup_grouped(period: Period, source, target) -> int:
         grouped = (
             rows.annotate(scope_key=_scope_values(scope))
             .values("scope_key", dimension)
-            .annotate(**sums)
+            .annotate(**daily)
             .order_by()
         )
         sql, params = grouped.query.sql_with_params()
         written += _execute(
-            f"INSERT INTO {_table(target)} (scope, scope_id, period_kind, period_start, {columns}) "
-            f"SELECT %s, s.scope_key, %s, %s, s.{dimension}, s.a, s.b FROM ({sql}) s",
+            f"{insert}SELECT %s, s.scope_key, %s, %s, s.{dimension}, s.a, s.b FROM ({sql}) s",
             [scope, period.kind, period.start, *params],
         )
     return written
@@ -572,20 +621,14 @@ def _rollup_reach_days(first_day: date, last_day: date, rep_ids: list[int] | Non
 
 
 def _rollup_funnel(period: Period) -> int:
-    """Funnel counts add up over days and reps: one small GROUP BY per scope over RepDayReach."""
+    """Funnel counts add up over days and reps: a month is one small GROUP BY per scope over
+    RepDayReach, a quarter or a year one over its sub-periods' reached counts."""
     stages = funnel_stages()
-    counts = funnel_sums(stages)
-    in_period = RepDayReach.objects.filter(day__gte=period.start, day__lt=period.end)
     funnel_rows = []
     scope_ids = _scope_ids()
+    found_by_scope = _funnel_counts(period, stages)
     for scope in Scope.values:
-        rows = in_period
-        if scope == Scope.TERRITORY:
-            rows = rows.filter(territory_id__isnull=False)
-        grouped = (
-            rows.annotate(scope_key=_scope_values(scope)).values("scope_key").annotate(**counts).order_by()
-        )
-        found = {row["scope_key"]: row for row in grouped}
+        found = found_by_scope[scope]
         for scope_id in scope_ids[scope]:
             steps = funnel_steps(stages, found.get(scope_id, {}))
             funnel_rows += [
@@ -601,6 +644,25 @@ def _rollup_funnel(period: Period) -> int:
             ]
     PeriodFunnel.objects.bulk_create(funnel_rows, batch_size=2000)
     return len(funnel_rows)
+
+
+def _funnel_counts(period: Period, stages: list[Stage]) -> dict[str, dict[int, dict]]:
+    """scope → scope id → {`s<stage id>`: deals of the cohort that reached the stage}."""
+    found: dict[str, dict[int, dict]] = {scope: {} for scope in Scope.values}
+    if period.kind != PeriodKind.MONTH:
+        rows = _of_sub_periods(PeriodFunnel, period).values("scope", "scope_id", "stage_id")
+        for row in rows.annotate(n=Sum("reached")).order_by():
+            found[row["scope"]].setdefault(row["scope_id"], {})[f"s{row['stage_id']}"] = row["n"]
+        return found
+    counts = funnel_sums(stages)
+    in_period = RepDayReach.objects.filter(day__gte=period.start, day__lt=period.end)
+    for scope in Scope.values:
+        rows = in_period
+        if scope == Scope.TERRITORY:
+            rows = rows.filter(territory_id__isnull=False)
+        grouped = rows.annotate(scope_key=_scope_values(scope)).values("scope_key").annotate(**counts)
+        found[scope] = {row["scope_key"]: row for row in grouped.order_by()}
+    return found
 
 
 def _scope_ids() -> dict[str, list[int]]:
@@ -639,12 +701,12 @@ def _rollup_impact(period: Period) -> int:
         [(rep_id, team, territory) for rep_id, (team, territory) in members.items()],
         columns=["id", "team_id", "territory_id"],
     ).set_index("id")
+    # The reps' counts per type, from the period's own activity mix (computed just before).
     counts = pd.DataFrame(
         list(
-            RepDayActivity.objects.filter(day__gte=period.start, day__lt=period.end)
-            .values("rep_id", "activity_type_id")
-            .annotate(n=Sum("count"))
-            .order_by()
+            PeriodActivityMix.objects.filter(
+                scope=Scope.REP, period_kind=period.kind, period_start=period.start
+            ).values_list("scope_id", "activity_type_id", "count")
         ),
         columns=["rep_id", "activity_type_id", "n"],
     )
@@ -684,6 +746,16 @@ def _rollup_impact(period: Period) -> int:
 
 
 def periods_containing(days: Iterable[date]) -> list[Period]:
-    """The months, quarters and years that contain any of the days, in order."""
+    """The months, quarters and years that contain any of the days: every month first, then
+    the quarters, then the years (each level is summed from the one below: rollup_period)."""
     found = {Period.containing(day, kind) for day in days for kind in PeriodKind.values}
-    return sorted(found, key=lambda p: (p.start, p.months))
+    return sorted(found, key=lambda p: (p.months, p.start))
+
+
+def period_levels(periods: Iterable[Period]) -> list[list[Period]]:
+    """The periods in levels to compute one after the other (months, quarters, years); the
+    periods of one level are independent of each other."""
+    levels = {kind: [] for kind in (PeriodKind.MONTH, PeriodKind.QUARTER, PeriodKind.YEAR)}
+    for period in sorted(periods, key=lambda p: p.start):
+        levels[period.kind].append(period)
+    return [level for level in levels.values() if level]

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from salestrack.outages import CACHE_ERRORS, publish, warn_once
 
-from . import digest, jobs
+from . import digest, jobs, rollup
 from .models import MetricRun
 from .periods import Period
 
@@ -83,10 +83,19 @@ def rollup_period_chunk(self, run_id: int, period: str) -> int:
 
 
 @shared_task(name="metrics.start_periods")
-def start_periods(_day_results, run_id: int, periods: list[str], started_at: str, days: list[str]) -> None:
-    """Second stage of a run: the period chunks, once every daily chunk is done."""
-    body = finish_run.si(run_id, started_at, days).on_error(fail_run.s(run_id=run_id))
-    chord(rollup_period_chunk.si(run_id, period) for period in periods)(body)
+def start_periods(_results, run_id: int, levels: list[list[str]], started_at: str, days: list[str]) -> None:
+    """The period chunks, once every daily chunk is done: a level at a time (the months side by
+    side, then the quarters summed from them, then the years), then `finish_run`."""
+    if not levels:
+        finish_run(run_id, started_at, days)
+        return
+    if len(levels) > 1:
+        body = start_periods.s(run_id, levels[1:], started_at, days)
+    else:
+        body = finish_run.si(run_id, started_at, days)
+    chord(rollup_period_chunk.si(run_id, period) for period in levels[0])(
+        body.on_error(fail_run.s(run_id=run_id))
+    )
 
 
 @shared_task(name="metrics.finish_run")
@@ -120,7 +129,7 @@ def _dispatch(kind: str, days: list[date]) -> int | None:
     )
     body = start_periods.s(
         run.pk,
-        [str(period) for period in plan.periods],
+        [[str(period) for period in level] for level in rollup.period_levels(plan.periods)],
         started.isoformat(),
         [day.isoformat() for day in days],
     ).on_error(fail_run.s(run_id=run.pk))

@@ -99,8 +99,14 @@ def backfill(*periods: Period) -> None:
     """
     days = jobs.all_days()
     rollup.rollup_days(first_day=days[0], last_day=days[-1])
-    for period in periods or (JUNE,):
-        rollup.rollup_period(period)
+    wanted, todo = set(), list(periods or (JUNE,))
+    while todo:  # a quarter is summed from its months, a year from its quarters: those first
+        period = todo.pop()
+        wanted.add(period)
+        todo += rollup.sub_periods(period)
+    for level in rollup.period_levels(wanted):
+        for period in level:
+            rollup.rollup_period(period)
 
 
 def metric(scope: str, scope_id: int, period: Period) -> PeriodMetric:

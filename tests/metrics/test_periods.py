@@ -297,7 +297,8 @@ def test_the_labels_say_fiscal_when_the_year_is_not_the_calendar_year(fiscal):
     assert Span.parse("2026").label == "2026"
 
 
-@given(day=st.dates(min_value=date(2, 1, 1), max_value=date(9998, 12, 31)), month=st.integers(1, 12))
+# From year 3: the year before a fiscal year starting late in year 1 would begin in year 0.
+@given(day=st.dates(min_value=date(3, 1, 1), max_value=date(9998, 12, 31)), month=st.integers(1, 12))
 def test_every_fiscal_calendar_tiles_the_days_and_round_trips(day, month):
     from django.test import override_settings
 
