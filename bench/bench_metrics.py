@@ -850,17 +850,21 @@ SCOPES_OF_REP = (
 )
 
 HAND_DAY_ACTIVITY = """
-INSERT INTO {h}.metrics_repdayactivity (rep_id, day, activity_type_id, count, minutes)
-SELECT rep_id, (occurred_at AT TIME ZONE %(tz)s)::date, type_id, count(*), sum(duration_minutes)
-FROM activities_activity
-WHERE occurred_at >= %(start)s AND occurred_at < %(end)s
-GROUP BY 1, 2, 3
+INSERT INTO {h}.metrics_repdayactivity (rep_id, day, activity_type_id, count, minutes, team_id, territory_id)
+SELECT a.rep_id, (a.occurred_at AT TIME ZONE %(tz)s)::date, a.type_id, count(*), sum(a.duration_minutes),
+       r.team_id, r.territory_id
+FROM activities_activity a JOIN activities_rep r ON r.id = a.rep_id
+WHERE a.occurred_at >= %(start)s AND a.occurred_at < %(end)s
+GROUP BY 1, 2, 3, 6, 7
 """
 
 HAND_DAY_DEAL = """
 INSERT INTO {h}.metrics_repdaydeal
-    (rep_id, day, product_id, deals_opened, pipeline_created, deals_won, deals_lost, revenue)
-SELECT rep_id, day, product_id, sum(o), sum(pc), sum(w), sum(l), sum(r) FROM (
+    (rep_id, day, product_id, deals_opened, pipeline_created, deals_won, deals_lost, revenue,
+     team_id, territory_id)
+SELECT u.rep_id, u.day, u.product_id, sum(o), sum(pc), sum(w), sum(l), sum(r),
+       rep.team_id, rep.territory_id
+FROM (
     SELECT owner_id AS rep_id, opened_on AS day, product_id, 1 AS o, amount AS pc, 0 AS w, 0 AS l, 0 AS r
     FROM activities_deal WHERE opened_on BETWEEN %(first)s AND %(last)s
     UNION ALL
@@ -868,8 +872,8 @@ SELECT rep_id, day, product_id, sum(o), sum(pc), sum(w), sum(l), sum(r) FROM (
            CASE WHEN s.kind = 'won' THEN d.amount ELSE 0 END
     FROM activities_deal d JOIN activities_stage s ON s.id = d.stage_id
     WHERE d.closed_on BETWEEN %(first)s AND %(last)s AND s.kind IN ('won', 'lost')
-) u
-GROUP BY 1, 2, 3
+) u JOIN activities_rep rep ON rep.id = u.rep_id
+GROUP BY 1, 2, 3, 9, 10
 """
 
 # Quota and projection of every rep and team for every period, by the recursive rule of
