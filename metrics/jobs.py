@@ -125,9 +125,10 @@ def follow_the_fiscal_calendar() -> list[date]:
     from .periods import fiscal_start_month
 
     month = fiscal_start_month()
-    stored = EngineCalendar.objects.values_list("fiscal_year_start_month", flat=True).first() or 1
+    row = EngineCalendar.objects.order_by("pk").first()  # one row: the first is the one
+    stored = row.fiscal_year_start_month if row else 1
     if stored == month:
-        if not EngineCalendar.objects.exists():
+        if row is None:
             EngineCalendar.objects.create(fiscal_year_start_month=month)
         return []
     with transaction.atomic():
@@ -135,7 +136,10 @@ def follow_the_fiscal_calendar() -> list[date]:
             model.objects.filter(period_kind__in=[PeriodKind.QUARTER, PeriodKind.YEAR]).delete()
         days = month_starts()
         metrics_mark_changed(days=days)
-        EngineCalendar.objects.update_or_create(pk=1, defaults={"fiscal_year_start_month": month})
+        if row is None:
+            EngineCalendar.objects.create(fiscal_year_start_month=month)
+        else:
+            EngineCalendar.objects.filter(pk=row.pk).update(fiscal_year_start_month=month)
     log.warning("fiscal year now starts in month %s (was %s): every period is recomputed", month, stored)
     return days
 
