@@ -46,6 +46,12 @@ def assignment_days_sql() -> str:
     )
 
 
+# Over `<Rep> cr LEFT JOIN (assignment_days_sql()) ca`: the assignment's team and territory,
+# or the rep's own when they have no assignment rows.
+TEAM_OF = "COALESCE(ca.team_id, cr.team_id)"
+TERRITORY_OF = "CASE WHEN ca.rep_id IS NULL THEN cr.territory_id ELSE ca.territory_id END"
+
+
 @dataclass(frozen=True)
 class CreditJoin:
     """SQL to append to `FROM (…) s`: the team and territory of rep `s.<rep>` on day `s.<day>`."""
@@ -66,8 +72,8 @@ def credit_join(rep_column: str, day_column: str, alias: str = "s") -> CreditJoi
     )
     return CreditJoin(
         joins=joins,
-        team="COALESCE(ca.team_id, cr.team_id)",
-        territory="CASE WHEN ca.rep_id IS NULL THEN cr.territory_id ELSE ca.territory_id END",
+        team=TEAM_OF,
+        territory=TERRITORY_OF,
     )
 
 
@@ -80,8 +86,7 @@ def reference_day(period: Period | Span, today: date | None = None) -> date:
 def _on_day_sql() -> str:
     """(rep id, team id, territory id) of every rep on the day given as two parameters."""
     return (
-        f"SELECT cr.id AS rep_id, COALESCE(ca.team_id, cr.team_id) AS team_id, "
-        f"CASE WHEN ca.rep_id IS NULL THEN cr.territory_id ELSE ca.territory_id END AS territory_id "
+        f"SELECT cr.id AS rep_id, {TEAM_OF} AS team_id, {TERRITORY_OF} AS territory_id "
         f"FROM {_q(Rep._meta.db_table)} cr LEFT JOIN ({assignment_days_sql()}) ca ON ca.rep_id = cr.id "
         f"AND (ca.first_day IS NULL OR ca.first_day <= %s) AND (ca.end_day IS NULL OR %s < ca.end_day)"
     )
