@@ -1,10 +1,11 @@
 """Services that run the metrics engine: mark changes, plan runs, execute chunks.
 
-The work of a run is split into chunks (a range of days × one team's reps for the
-daily tables, then one period each for the period tables) so that more Celery
-workers finish sooner. Every chunk commits in its own transaction: an
-interrupted run leaves each slice either old or new, the run is recorded as
-failed, the changed-day marks stay, and the next run redoes the work.
+The work of a run is split into chunks (the changed days of one calendar month for
+the daily tables, each one INSERT … SELECT per table over all reps; then one period
+each for the period tables, level by level) so that more Celery workers finish sooner.
+Every chunk commits in its own transaction: an interrupted run leaves each slice
+either old or new, the run is recorded as failed, the changed-day marks stay, and
+the next run redoes the work.
 """
 
 from __future__ import annotations
@@ -45,9 +46,6 @@ INCREMENTAL_DELAY = 30
 DEBOUNCE_KEY = "metrics:incremental:queued"
 # Sent once the transaction that marked days changed commits.
 changes_committed = Signal()
-# Days per daily-table chunk: small enough to spread over workers, big enough to
-# keep the per-chunk overhead low.
-DAYS_PER_CHUNK = 31
 
 
 # --- marking changes ----------------------------------------------------------------
@@ -103,13 +101,16 @@ class Plan:
 
 
 def _ranges(days: list[date]) -> list[tuple[date, date]]:
-    """Contiguous runs of days, cut to at most DAYS_PER_CHUNK days each."""
+    """Contiguous runs of days, each within one calendar month: a backfill's daily chunks are
+    its months (a few dozen statements over all reps, not one per team and week), a night's
+    is its day."""
     ranges: list[tuple[date, date]] = []
     for day in sorted(set(days)):
+        last = ranges[-1][1] if ranges else None
         if (
-            ranges
-            and day == ranges[-1][1] + timedelta(days=1)
-            and (day - ranges[-1][0]).days < DAYS_PER_CHUNK
+            last is not None
+            and day == last + timedelta(days=1)
+            and (day.year, day.month) == (last.year, last.month)
         ):
             ranges[-1] = (ranges[-1][0], day)
         else:
@@ -144,19 +145,12 @@ def follow_the_fiscal_calendar() -> list[date]:
     return days
 
 
-def plan_for_days(days: Iterable[date], *, split_by_team: bool = True) -> Plan:
+def plan_for_days(days: Iterable[date]) -> Plan:
     days = sorted({*days, *follow_the_fiscal_calendar()})
     if not days:
         return Plan()
-    teams: list[list[int] | None] = [None]
-    if split_by_team:
-        by_team: dict[int, list[int]] = {}
-        for rep_id, team_id in Rep.objects.order_by("team_id", "id").values_list("id", "team_id"):
-            by_team.setdefault(team_id, []).append(rep_id)
-        # Daily rows of a deleted rep go with it (CASCADE), so every row left
-        # belongs to one of these teams.
-        teams = list(by_team.values()) or [None]
-    chunks = [(first, last, reps) for first, last in _ranges(days) for reps in teams]
+    # Every chunk covers all reps: one statement per daily table, whatever the number of teams.
+    chunks = [(first, last, None) for first, last in _ranges(days)]
     return Plan(day_chunks=chunks, periods=rollup.periods_containing(days))
 
 

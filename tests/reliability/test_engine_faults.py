@@ -91,7 +91,7 @@ def test_a_poisoned_day_stops_only_its_own_slice_and_the_next_run_catches_up(dat
 
     assert run.status == MetricRun.Status.PARTIAL
     problems = list(MetricRunProblem.objects.filter(run=run))
-    # Only the daily chunks holding the poisoned day failed (one per team), each tried twice.
+    # Only the daily chunk holding the poisoned day failed, tried twice.
     assert problems and all(p.first_day <= poisoned <= p.last_day for p in problems)
     assert all(p.attempts == jobs.CHUNK_ATTEMPTS for p in problems)
     assert all("unreadable" in p.message and "Traceback" not in p.message for p in problems)
