@@ -196,17 +196,29 @@ def slice_key(prefix: str, fields: list[str], nullable: str) -> list[models.Uniq
     ]
 
 
+def derived_key(to: str, *, index: bool = False, **options) -> models.ForeignKey:
+    """A foreign key of a summary table, with no constraint in the database.
+
+    The engine writes these rows only from rows that exist (in the INSERT … SELECT that reads
+    them), and Django still cascades deletes; checking a constraint per row cost more than
+    writing the row (docs/scaling.md). No index of its own either, unless asked: the tables are
+    read by day range or by rep, which their own indexes lead with; a cascade by team or type
+    is a rare scan.
+    """
+    return models.ForeignKey(
+        to, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=index, **options
+    )
+
+
 class RepDayActivity(models.Model):
     """Activities of one rep on one local day, per activity type."""
 
-    rep = models.ForeignKey("activities.Rep", on_delete=models.CASCADE, related_name="+")
+    rep = derived_key("activities.Rep")
     day = models.DateField()
     # The rep's team and territory on `day` (metrics.membership): what team rows are summed by.
-    team = models.ForeignKey("activities.Team", on_delete=models.CASCADE, related_name="+")
-    territory = models.ForeignKey(
-        "activities.Territory", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
-    )
-    activity_type = models.ForeignKey("activities.ActivityType", on_delete=models.CASCADE, related_name="+")
+    team = derived_key("activities.Team")
+    territory = derived_key("activities.Territory", null=True, blank=True)
+    activity_type = derived_key("activities.ActivityType")
     count = models.PositiveIntegerField()
     minutes = models.PositiveIntegerField()
 
@@ -225,16 +237,12 @@ class RepDayActivity(models.Model):
 class RepDayDeal(models.Model):
     """Deals of one rep on one day, per product: opened that day, and won/lost that day."""
 
-    rep = models.ForeignKey("activities.Rep", on_delete=models.CASCADE, related_name="+")
+    rep = derived_key("activities.Rep")
     day = models.DateField()
     # The rep's team and territory on `day` (metrics.membership): what team rows are summed by.
-    team = models.ForeignKey("activities.Team", on_delete=models.CASCADE, related_name="+")
-    territory = models.ForeignKey(
-        "activities.Territory", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
-    )
-    product = models.ForeignKey(
-        "activities.Product", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
-    )
+    team = derived_key("activities.Team")
+    territory = derived_key("activities.Territory", null=True, blank=True)
+    product = derived_key("activities.Product", null=True, blank=True)
     deals_opened = models.PositiveIntegerField(default=0)
     pipeline_created = models.DecimalField(**MONEY, default=0)
     deals_won = models.PositiveIntegerField(default=0)
@@ -262,17 +270,13 @@ class RepDayReach(models.Model):
     so every period's funnel is a sum of these rows.
     """
 
-    rep = models.ForeignKey("activities.Rep", on_delete=models.CASCADE, related_name="+")
+    rep = derived_key("activities.Rep", index=True)
     day = models.DateField()
     # The rep's team and territory on `day` (metrics.membership): what team rows are summed by.
-    team = models.ForeignKey("activities.Team", on_delete=models.CASCADE, related_name="+")
-    territory = models.ForeignKey(
-        "activities.Territory", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
-    )
+    team = derived_key("activities.Team")
+    territory = derived_key("activities.Territory", null=True, blank=True)
     reach_order = models.IntegerField()
-    won_stage = models.ForeignKey(
-        "activities.Stage", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
-    )
+    won_stage = derived_key("activities.Stage", null=True, blank=True)
     deals = models.PositiveIntegerField()
 
     class Meta:
@@ -339,7 +343,7 @@ class PeriodMetric(PeriodSlice):
 
 
 class PeriodActivityMix(PeriodSlice):
-    activity_type = models.ForeignKey("activities.ActivityType", on_delete=models.CASCADE, related_name="+")
+    activity_type = derived_key("activities.ActivityType")
     count = models.PositiveIntegerField()
     minutes = models.PositiveBigIntegerField()
 
@@ -355,7 +359,7 @@ class PeriodActivityMix(PeriodSlice):
 
 
 class PeriodFunnel(PeriodSlice):
-    stage = models.ForeignKey("activities.Stage", on_delete=models.CASCADE, related_name="+")
+    stage = derived_key("activities.Stage")
     position = models.PositiveSmallIntegerField()
     reached = models.PositiveIntegerField()
     conversion = models.FloatField(null=True)
@@ -373,9 +377,7 @@ class PeriodFunnel(PeriodSlice):
 
 
 class PeriodProduct(PeriodSlice):
-    product = models.ForeignKey(
-        "activities.Product", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
-    )
+    product = derived_key("activities.Product", null=True, blank=True)
     revenue = models.DecimalField(**MONEY)
     won_count = models.PositiveIntegerField()
 
@@ -393,7 +395,7 @@ class PeriodProduct(PeriodSlice):
 
 
 class PeriodActivityImpact(PeriodSlice):
-    activity_type = models.ForeignKey("activities.ActivityType", on_delete=models.CASCADE, related_name="+")
+    activity_type = derived_key("activities.ActivityType")
     corr_revenue = models.FloatField(null=True)
     corr_win_rate = models.FloatField(null=True)
     n_revenue = models.PositiveIntegerField()

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+import numpy as np
 import pandas as pd
 from django.db import connection, transaction
 from django.db.models import (
@@ -621,48 +622,63 @@ def _rollup_reach_days(first_day: date, last_day: date, rep_ids: list[int] | Non
 
 
 def _rollup_funnel(period: Period) -> int:
-    """Funnel counts add up over days and reps: a month is one small GROUP BY per scope over
-    RepDayReach, a quarter or a year one over its sub-periods' reached counts."""
+    """Funnel counts add up over days and reps: a month is one GROUP BY over its RepDayReach
+    rows (each credited to its day's team and territory), a quarter or a year one over its
+    sub-periods' reached counts. One INSERT … SELECT writes every scope object's stages, with
+    the conversion to the next stage (`funnel_steps` is the same rule over a span's sums)."""
     stages = funnel_stages()
-    funnel_rows = []
-    scope_ids = _scope_ids()
-    found_by_scope = _funnel_counts(period, stages)
-    for scope in Scope.values:
-        found = found_by_scope[scope]
-        for scope_id in scope_ids[scope]:
-            steps = funnel_steps(stages, found.get(scope_id, {}))
-            funnel_rows += [
-                PeriodFunnel(
-                    **_slice(period, scope, scope_id),
-                    stage=stage,
-                    position=position,
-                    reached=reached,
-                    conversion=conversion,
-                    leakage=leakage,
-                )
-                for stage, position, reached, conversion, leakage in steps
-            ]
-    PeriodFunnel.objects.bulk_create(funnel_rows, batch_size=2000)
-    return len(funnel_rows)
-
-
-def _funnel_counts(period: Period, stages: list[Stage]) -> dict[str, dict[int, dict]]:
-    """scope → scope id → {`s<stage id>`: deals of the cohort that reached the stage}."""
-    found: dict[str, dict[int, dict]] = {scope: {} for scope in Scope.values}
-    if period.kind != PeriodKind.MONTH:
-        rows = _of_sub_periods(PeriodFunnel, period).values("scope", "scope_id", "stage_id")
-        for row in rows.annotate(n=Sum("reached")).order_by():
-            found[row["scope"]].setdefault(row["scope_id"], {})[f"s{row['stage_id']}"] = row["n"]
-        return found
-    counts = funnel_sums(stages)
-    in_period = RepDayReach.objects.filter(day__gte=period.start, day__lt=period.end)
-    for scope in Scope.values:
-        rows = in_period
-        if scope == Scope.TERRITORY:
-            rows = rows.filter(territory_id__isnull=False)
-        grouped = rows.annotate(scope_key=_scope_values(scope)).values("scope_key").annotate(**counts)
-        found[scope] = {row["scope_key"]: row for row in grouped.order_by()}
-    return found
+    if not stages:
+        return 0
+    stage_rows = " UNION ALL ".join(["SELECT %s AS id, %s AS pos, %s AS is_open, %s AS ord"] * len(stages))
+    stage_params = [
+        value
+        for position, stage in enumerate(stages)
+        for value in (stage.pk, position, int(stage.kind == Stage.Kind.OPEN), stage.order)
+    ]
+    if period.kind == PeriodKind.MONTH:
+        credited = (
+            f"SELECT c.rep_id, c.team_id, c.territory_id, st.id AS stage_id, SUM(c.deals) AS n "
+            f"FROM {_table(RepDayReach)} c JOIN st ON (st.is_open = 1 AND c.reach_order >= st.ord) "
+            f"OR (st.is_open = 0 AND c.won_stage_id = st.id) "
+            f"WHERE c.day >= %s AND c.day < %s GROUP BY c.rep_id, c.team_id, c.territory_id, st.id"
+        )
+        reached = (
+            f"cr AS ({credited}), reached AS ("
+            f"SELECT '{Scope.REP}' AS scope, rep_id AS scope_id, stage_id, SUM(n) AS n FROM cr "
+            f"GROUP BY rep_id, stage_id UNION ALL "
+            f"SELECT '{Scope.TEAM}', team_id, stage_id, SUM(n) FROM cr GROUP BY team_id, stage_id UNION ALL "
+            f"SELECT '{Scope.TERRITORY}', territory_id, stage_id, SUM(n) FROM cr "
+            f"WHERE territory_id IS NOT NULL GROUP BY territory_id, stage_id UNION ALL "
+            f"SELECT '{Scope.COMPANY}', 0, stage_id, SUM(n) FROM cr GROUP BY stage_id)"
+        )
+        reached_params = [period.start, period.end]
+    else:
+        parts = sub_periods(period)
+        reached = (
+            f"reached AS (SELECT scope, scope_id, stage_id, SUM(reached) AS n FROM {_table(PeriodFunnel)} "
+            f"WHERE period_kind = %s AND period_start IN ({', '.join(['%s'] * len(parts))}) "
+            f"GROUP BY scope, scope_id, stage_id)"
+        )
+        reached_params = [parts[0].kind, *(p.start for p in parts)]
+    objects = (
+        f"SELECT '{Scope.REP}' AS scope, id AS scope_id FROM {_table(Rep)} "
+        f"UNION ALL SELECT '{Scope.TEAM}', id FROM {_table(Team)} "
+        f"UNION ALL SELECT '{Scope.TERRITORY}', id FROM {_table(Territory)} "
+        f"UNION ALL SELECT '{Scope.COMPANY}', 0"
+    )
+    return _execute(
+        f"WITH st AS ({stage_rows}), {reached}, objects AS ({objects}), "
+        "grid AS (SELECT o.scope, o.scope_id, st.id AS stage_id, st.pos, COALESCE(r.n, 0) AS reached "
+        "FROM objects o CROSS JOIN st LEFT JOIN reached r ON r.scope = o.scope AND r.scope_id = o.scope_id "
+        "AND r.stage_id = st.id), "
+        "steps AS (SELECT g.*, CASE WHEN g.reached > 0 THEN CAST(LEAD(g.reached) OVER "
+        "(PARTITION BY g.scope, g.scope_id ORDER BY g.pos) AS DOUBLE PRECISION) / g.reached END AS conv "
+        "FROM grid g) "
+        f"INSERT INTO {_table(PeriodFunnel)} (scope, scope_id, period_kind, period_start, stage_id, "
+        '"position", reached, conversion, leakage) '
+        "SELECT scope, scope_id, %s, %s, stage_id, pos, reached, conv, 1.0 - conv FROM steps",
+        [*stage_params, *reached_params, period.kind, period.start],
+    )
 
 
 def _scope_ids() -> dict[str, list[int]]:
@@ -675,23 +691,31 @@ def _scope_ids() -> dict[str, list[int]]:
     }
 
 
-def _pearson(x: pd.Series, y: pd.Series) -> float | None:
-    if len(x) < MIN_IMPACT_REPS or x.nunique() < 2 or y.nunique() < 2:
-        return None
-    value = x.astype(float).corr(y.astype(float))
-    return None if pd.isna(value) else float(value)
+def _pearsons(x: np.ndarray, y: np.ndarray) -> list[float | None]:
+    """Pearson's r of each column of `x` (reps × activity types) with `y` (one value per rep):
+    None below MIN_IMPACT_REPS reps or where either side is constant (no correlation)."""
+    n, columns = x.shape
+    if n < MIN_IMPACT_REPS or y.min() == y.max():
+        return [None] * columns
+    dx, dy = x - x.mean(axis=0), y - y.mean()
+    spread = np.sqrt((dx * dx).sum(axis=0) * (dy * dy).sum())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.clip((dx * dy[:, None]).sum(axis=0) / spread, -1.0, 1.0)
+    constant = x.min(axis=0) == x.max(axis=0)
+    return [None if constant[i] or not np.isfinite(r[i]) else float(r[i]) for i in range(columns)]
 
 
 def _rollup_impact(period: Period) -> int:
     """Correlation across a scope's reps between an activity type's count and results.
 
-    pandas over already-aggregated rows: one row per rep and type.
+    numpy over already-aggregated rows (one row per rep and type, a few thousand at most):
+    every type of a scope in one pass.
     """
     reps = pd.DataFrame(
         list(
             PeriodMetric.objects.filter(
                 scope=Scope.REP, period_kind=period.kind, period_start=period.start
-            ).values("scope_id", "revenue", "win_rate", "activity_count", "deals_won", "deals_lost")
+            ).values_list("scope_id", "revenue", "win_rate", "activity_count", "deals_won", "deals_lost")
         ),
         columns=["scope_id", "revenue", "win_rate", "activity_count", "deals_won", "deals_lost"],
     ).set_index("scope_id")
@@ -710,37 +734,43 @@ def _rollup_impact(period: Period) -> int:
         ),
         columns=["rep_id", "activity_type_id", "n"],
     )
-    by_type = counts.pivot_table(index="rep_id", columns="activity_type_id", values="n", fill_value=0)
+    type_ids = list(ActivityType.objects.order_by("id").values_list("id", flat=True))
     reps = reps.join(membership)
     active = reps[(reps["activity_count"] > 0) | (reps["deals_won"] + reps["deals_lost"] > 0)]
-    active = active.assign(revenue=active["revenue"].astype(float))
-    type_ids = list(ActivityType.objects.order_by("id").values_list("id", flat=True))
+    by_type = (
+        counts.pivot_table(index="rep_id", columns="activity_type_id", values="n", aggfunc="sum")
+        .reindex(index=active.index, columns=type_ids)
+        .fillna(0)
+        .to_numpy(dtype=float)
+    )
+    revenue = active["revenue"].astype(float).to_numpy()
+    win_rate = active["win_rate"].astype(float).to_numpy()
+    rated = ~np.isnan(win_rate)
+    team, territory = active["team_id"].to_numpy(), active["territory_id"].to_numpy()
     scope_ids = _scope_ids()
-    groups = [(Scope.COMPANY, 0, active)]
+    groups = [(Scope.COMPANY, 0, np.ones(len(active), dtype=bool))]
+    groups += [(Scope.TEAM, team_id, team == team_id) for team_id in scope_ids[Scope.TEAM]]
     groups += [
-        (Scope.TEAM, team_id, active[active["team_id"] == team_id]) for team_id in scope_ids[Scope.TEAM]
-    ]
-    groups += [
-        (Scope.TERRITORY, territory_id, active[active["territory_id"] == territory_id])
+        (Scope.TERRITORY, territory_id, territory == territory_id)
         for territory_id in scope_ids[Scope.TERRITORY]
     ]
     rows = []
-    for scope, scope_id, members in groups:
-        with_rate = members[members["win_rate"].notna()]
-        for type_id in type_ids:
-            column = by_type[type_id] if type_id in by_type.columns else pd.Series(dtype=float)
-            count = column.reindex(members.index, fill_value=0)
-            count_rated = column.reindex(with_rate.index, fill_value=0)
-            rows.append(
-                PeriodActivityImpact(
-                    **_slice(period, scope, scope_id),
-                    activity_type_id=type_id,
-                    corr_revenue=_pearson(count, members["revenue"]),
-                    corr_win_rate=_pearson(count_rated, with_rate["win_rate"]),
-                    n_revenue=len(members),
-                    n_win_rate=len(with_rate),
-                )
+    for scope, scope_id, of_scope in groups:
+        with_rate = of_scope & rated
+        corr_revenue = _pearsons(by_type[of_scope], revenue[of_scope])
+        corr_win_rate = _pearsons(by_type[with_rate], win_rate[with_rate])
+        n_revenue, n_win_rate = int(of_scope.sum()), int(with_rate.sum())
+        rows += [
+            PeriodActivityImpact(
+                **_slice(period, scope, scope_id),
+                activity_type_id=type_id,
+                corr_revenue=corr_revenue[i],
+                corr_win_rate=corr_win_rate[i],
+                n_revenue=n_revenue,
+                n_win_rate=n_win_rate,
             )
+            for i, type_id in enumerate(type_ids)
+        ]
     PeriodActivityImpact.objects.bulk_create(rows, batch_size=2000)
     return len(rows)
 
