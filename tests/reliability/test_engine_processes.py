@@ -3,10 +3,12 @@
 Two `compute_metrics` processes start at once: one runs, the other waits or declines; never
 two runs interleave, never a doubled row. A real Celery worker is SIGKILLed in the middle of a
 run: housekeeping ends the run, the lock is free, a new worker's run completes, and the tables
-equal a clean backfill.
+equal a clean backfill. Two worker processes share a run's chunks and write the same tables
+as one.
 """
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -100,7 +102,7 @@ def test_two_runs_started_at_once_from_two_processes_never_interleave(env):
     )
 
 
-def _start_worker(env, name: str) -> subprocess.Popen:
+def _start_worker(env, name: str, concurrency: int = 2) -> subprocess.Popen:
     process = subprocess.Popen(
         [
             sys.executable,
@@ -110,7 +112,7 @@ def _start_worker(env, name: str) -> subprocess.Popen:
             "salestrack",
             "worker",
             "--pool=prefork",
-            "--concurrency=2",
+            f"--concurrency={concurrency}",
             "--loglevel=INFO",
             "--without-gossip",
             "--without-mingle",
@@ -195,4 +197,48 @@ def test_a_worker_killed_mid_run_is_ended_by_housekeeping_and_the_rerun_equals_a
         f"worker SIGKILLed after {killed.chunks_done} of {killed.chunks_total} chunks; re-run "
         f"{rerun.chunks_done}/{rerun.chunks_total} chunks; {sum(len(rows) for rows in dump.values())} "
         "summary rows equal a clean backfill"
+    )
+
+
+def _run_on(workers: list[subprocess.Popen]) -> tuple[dict, dict[str, int]]:
+    """A run of every day through these workers: the tables it wrote, and the chunks each took."""
+    for model in SUMMARY_MODELS:
+        model.objects.all().delete()
+    jobs.metrics_mark_changed(days=jobs.all_days())
+    try:
+        run_id = workers[0].client.send_task("metrics.run_nightly").get(timeout=120)
+        run = _wait_for(run_id, lambda run: run.status != MetricRun.Status.RUNNING)
+    finally:
+        logs = {}
+        for worker in workers:
+            _stop(worker)
+            logs[worker.name] = worker.stdout.read()
+    assert run.status == MetricRun.Status.SUCCEEDED, run.error
+    assert run.chunks_done == run.chunks_total
+    taken = {
+        name: len(re.findall(r"Task metrics\.rollup_(?:days|period)_chunk\[[^]]+\] succeeded", log))
+        for name, log in logs.items()
+    }
+    assert sum(taken.values()) == run.chunks_total, (taken, run.chunks_total)
+    return _dump(), taken
+
+
+def test_two_worker_processes_write_the_same_tables_as_one(env):
+    _data()
+    alone = _start_worker(env, "alone", concurrency=1)
+    alone.name = "alone"
+    one, taken_alone = _run_on([alone])
+    pair = []
+    for name in ("left", "right"):
+        pair.append(_start_worker(env, name, concurrency=1))
+        pair[-1].name = name
+    two, taken_pair = _run_on(pair)
+
+    assert all(taken_pair.values()), f"both workers took chunks: {taken_pair}"
+    assert two == one
+    assert one == _clean_backfill()
+    print(
+        f"one worker: {taken_alone['alone']} chunks; two workers: {taken_pair} chunks; "
+        f"{sum(len(rows) for rows in one.values())} summary rows, equal to each other and to a "
+        "backfill in this process"
     )
