@@ -83,7 +83,7 @@ def reference_day(period: Period | Span, today: date | None = None) -> date:
     return min(last, today or timezone.localdate())
 
 
-def _on_day_sql() -> str:
+def on_day_sql() -> str:
     """(rep id, team id, territory id) of every rep on the day given as two parameters."""
     return (
         f"SELECT cr.id AS rep_id, {TEAM_OF} AS team_id, {TERRITORY_OF} AS territory_id "
@@ -95,7 +95,7 @@ def _on_day_sql() -> str:
 def members_on(day: date) -> dict[int, tuple[int, int | None]]:
     """rep id → (team id, territory id) of every rep on `day` (one query)."""
     with connection.cursor() as cursor:
-        cursor.execute(_on_day_sql(), [day, day])
+        cursor.execute(on_day_sql(), [day, day])
         return {rep_id: (team_id, territory_id) for rep_id, team_id, territory_id in cursor.fetchall()}
 
 
@@ -104,4 +104,4 @@ def member_ids(day: date, *, column: str, scope_id: int) -> RawSQL:
     `day` is `scope_id`, as a subquery: `filter(rep_id__in=member_ids(…))` costs no query of its own."""
     if column not in ("team_id", "territory_id"):
         raise ValueError(column)
-    return RawSQL(f"SELECT m.rep_id FROM ({_on_day_sql()}) m WHERE m.{column} = %s", [day, day, scope_id])
+    return RawSQL(f"SELECT m.rep_id FROM ({on_day_sql()}) m WHERE m.{column} = %s", [day, day, scope_id])

@@ -13,7 +13,6 @@ The definitions followed here are in docs/metrics.md.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -21,7 +20,6 @@ import numpy as np
 import pandas as pd
 from django.db import connection, transaction
 from django.db.models import (
-    BigIntegerField,
     Case,
     Count,
     DecimalField,
@@ -35,12 +33,13 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, Greatest, Round, TruncDate
+from django.db.models.functions import Coalesce, Greatest, TruncDate
 from django.utils import timezone
 
 from activities.models import Activity, ActivityType, Deal, DealStageChange, Rep, Stage, Team, Territory
 
-from .membership import credit_join, members_on, reference_day
+from . import formulas
+from .membership import credit_join, members_on, on_day_sql, reference_day
 from .models import (
     PeriodActivityImpact,
     PeriodActivityMix,
@@ -187,55 +186,6 @@ SCOPE_KEYS = {
 }
 
 
-@dataclass
-class _TargetBook:
-    """Quota or projection rows of one period, resolved by the recursive rule."""
-
-    rep_rows: dict[tuple[int, str, date], Decimal]
-    team_rows: dict[tuple[int, str, date], Decimal]
-
-    @classmethod
-    def load(cls, model, period: Period) -> _TargetBook:
-        rows = model.objects.filter(period_start__gte=period.start, period_start__lt=period.end).values_list(
-            "rep_id", "team_id", "period_kind", "period_start", "amount"
-        )
-        book = cls({}, {})
-        for rep_id, team_id, kind, start, amount in rows:
-            if rep_id is not None:
-                book.rep_rows[(rep_id, kind, start)] = amount
-            else:
-                book.team_rows[(team_id, kind, start)] = amount
-        return book
-
-    @staticmethod
-    def _children(period: Period) -> list[Period]:
-        if period.kind == PeriodKind.YEAR:
-            kind = PeriodKind.QUARTER
-        elif period.kind == PeriodKind.QUARTER:
-            kind = PeriodKind.MONTH
-        else:
-            return []
-        children, current = [], Period(period.start, kind)
-        while current.start < period.end:
-            children.append(current)
-            current = current.next()
-        return children
-
-    def _resolve(self, rows, owner_id: int, period: Period) -> Decimal | None:
-        exact = rows.get((owner_id, period.kind, period.start))
-        if exact is not None:
-            return exact
-        parts = [self._resolve(rows, owner_id, child) for child in self._children(period)]
-        parts = [part for part in parts if part is not None]
-        return sum(parts, ZERO) if parts else None
-
-    def for_rep(self, rep_id: int, period: Period) -> Decimal | None:
-        return self._resolve(self.rep_rows, rep_id, period)
-
-    def for_team(self, team_id: int, period: Period) -> Decimal | None:
-        return self._resolve(self.team_rows, team_id, period)
-
-
 def rollup_period(period: Period) -> int:
     """Rebuild every period table for one period, all scopes, in one transaction.
 
@@ -278,74 +228,6 @@ def _slice(period: Period, scope: str, scope_id: int) -> dict:
     return {"scope": scope, "scope_id": scope_id, "period_kind": period.kind, "period_start": period.start}
 
 
-SCOPE_OF_KEY = {
-    "rep_id": Scope.REP,
-    "team_id": Scope.TEAM,
-    "territory_id": Scope.TERRITORY,
-    None: Scope.COMPANY,
-}
-
-
-def _sums(period: Period, key: str | None) -> dict[int, dict]:
-    """The summed figures of the period per `key`: `rep_id`, or the credited `team_id` /
-    `territory_id` (None: one company row, id 0). A month adds up its daily rows (rows credited
-    to no territory left out); a quarter or year the PeriodMetric rows of its sub-periods."""
-    if period.kind != PeriodKind.MONTH:
-        rows = _of_sub_periods(PeriodMetric, period).filter(scope=SCOPE_OF_KEY[key])
-        sums = {column: Sum(column) for column in SUMMED if column != "weighted_pipeline"}
-        return {row.pop("scope_id"): row for row in rows.values("scope_id").annotate(**sums).order_by()}
-    in_period = Q(day__gte=period.start, day__lt=period.end)
-    activity = {
-        "activity_count": Sum("count"),
-        "activity_minutes": Sum("minutes"),
-        "selling_minutes": Coalesce(Sum("minutes", filter=Q(activity_type__is_selling=True)), 0),
-    }
-    deals = {
-        name: Sum(name) for name in ("deals_opened", "pipeline_created", "deals_won", "deals_lost", "revenue")
-    }
-    found: dict[int, dict] = {}
-    for model, sums in ((RepDayActivity, activity), (RepDayDeal, deals)):
-        rows = model.objects.filter(in_period)
-        if key is None:
-            grouped = [{"k": 0, **rows.aggregate(**sums)}]
-        else:
-            grouped = rows.filter(**{f"{key}__isnull": False}).values(k=F(key)).annotate(**sums).order_by()
-        for row in grouped:
-            found.setdefault(row.pop("k"), {}).update(row)
-    return found
-
-
-def _weighted_units(period: Period) -> dict[int, int]:
-    """Owner id → weighted pipeline of P in whole 1/100,000ths (cents × thousandths of probability):
-    exact on SQLite too, where decimals are floats, so cents round the same everywhere."""
-    rows = (
-        Deal.objects.filter(
-            stage__kind=Stage.Kind.OPEN, expected_close_on__gte=period.start, expected_close_on__lt=period.end
-        )
-        .values("owner_id")
-        .annotate(
-            units=Sum(
-                Round(F("amount") * 100, output_field=BigIntegerField())
-                * Round(F("stage__win_probability") * 1000, output_field=BigIntegerField()),
-                output_field=BigIntegerField(),
-            )
-        )
-        .order_by()
-    )
-    return {row["owner_id"]: int(row["units"] or 0) for row in rows}
-
-
-def _figures(sums: dict | None, units: int) -> dict:
-    """A row of sums with every column present (zeros where nothing was credited)."""
-    sums = sums or {}
-    row = {column: int(sums.get(column) or 0) for column in SUMMED if column not in MONEY_SUMS}
-    for column in ("pipeline_created", "revenue"):
-        row[column] = _money(sums.get(column) or 0)
-    # Exact until stored: a team's figure is the rounded sum, not the sum of rounded reps.
-    row["weighted_pipeline"] = Decimal(units).scaleb(-5)
-    return row
-
-
 def derived(row: dict) -> dict:
     """The ratios of a row of sums; NULL where undefined. Money is rounded to cents here."""
     for column in ("pipeline_created", "revenue", "weighted_pipeline"):
@@ -358,132 +240,198 @@ def derived(row: dict) -> dict:
     return row
 
 
-SUMMED = (
-    "activity_count",
-    "activity_minutes",
-    "selling_minutes",
-    "deals_opened",
-    "pipeline_created",
-    "deals_won",
-    "deals_lost",
-    "revenue",
-    "weighted_pipeline",
-)
+def _target_slots(period: Period) -> list[tuple[str, date, date | None]]:
+    """(kind, start, quarter start) of the period and of the periods below it whose quota or
+    projection rows count for it by the recursive rule (docs/metrics.md): a year's quarters and
+    their months, a quarter's months."""
+    if period.kind == PeriodKind.MONTH:
+        return [(period.kind, period.start, period.start)]
+    quarters = [period] if period.kind == PeriodKind.QUARTER else sub_periods(period)
+    slots = [] if period.kind == PeriodKind.QUARTER else [(period.kind, period.start, None)]
+    for quarter in quarters:
+        slots.append((quarter.kind, quarter.start, quarter.start))
+        slots += [(month.kind, month.start, quarter.start) for month in sub_periods(quarter)]
+    return slots
 
 
-def _sum_targets(values) -> Decimal | None:
-    present = [value for value in values if value is not None]
-    return sum(present, ZERO) if present else None
+def _targets_sql(slots) -> tuple[str, list]:
+    """CTEs `tgt` and `tv`: quota ('q') and projection ('p') of every rep (is_rep 1) and team
+    (0) for the period: its own row, else the sum of its sub-periods' found the same way."""
+    rows = " UNION ALL ".join(["SELECT %s AS kind, %s AS start, %s AS qs"] * len(slots))
+    params = [value for slot in slots for value in slot]
+    owner = (
+        "CASE WHEN t.rep_id IS NULL THEN 0 ELSE 1 END AS is_rep, COALESCE(t.rep_id, t.team_id) AS owner_id"
+    )
+    targets = " UNION ALL ".join(
+        f"SELECT '{what}' AS what, {owner}, t.period_kind AS kind, sl.qs, t.amount FROM {_table(model)} t "
+        "JOIN slots sl ON sl.kind = t.period_kind AND sl.start = t.period_start"
+        for what, model in (("q", Quota), ("p", Projection))
+    )
+    return (
+        f"slots AS ({rows}), tgt AS ({targets}), "
+        "qv AS (SELECT what, is_rep, owner_id, qs, COALESCE(MAX(CASE WHEN kind = 'quarter' THEN amount END), "
+        "SUM(CASE WHEN kind = 'month' THEN amount END)) AS amount FROM tgt WHERE kind <> 'year' "
+        "GROUP BY what, is_rep, owner_id, qs), "
+        "tv AS (SELECT what, is_rep, owner_id, COALESCE(MAX(own), SUM(part)) AS amount FROM ("
+        "SELECT what, is_rep, owner_id, NULL AS own, amount AS part FROM qv UNION ALL "
+        "SELECT what, is_rep, owner_id, amount, NULL FROM tgt WHERE kind = 'year') x "
+        "GROUP BY what, is_rep, owner_id)",
+        params,
+    )
 
 
-MONEY_SUMS = ("pipeline_created", "revenue", "weighted_pipeline")
+# The summed columns of a period row, as named in the statements below.
+SUMS = ("cnt", "mins", "sell", "opened", "pipe", "won", "lost", "rev")
+_SUM_OF = ", ".join(f"SUM({name}) AS {name}" for name in SUMS)
+
+
+def _sums_sql(period: Period) -> tuple[str, list]:
+    """CTE `sums` (scope, scope_id, and SUMS): a month's from its daily rows, grouped once by
+    rep and credited team and territory, then per scope; a quarter's or year's from its
+    sub-periods' rows."""
+    if period.kind != PeriodKind.MONTH:
+        parts = sub_periods(period)
+        columns = (
+            "SUM(activity_count) AS cnt, SUM(activity_minutes) AS mins, SUM(selling_minutes) AS sell, "
+            "SUM(deals_opened) AS opened, SUM(pipeline_created) AS pipe, SUM(deals_won) AS won, "
+            "SUM(deals_lost) AS lost, SUM(revenue) AS rev"
+        )
+        return (
+            f"sums AS (SELECT scope, scope_id, {columns} FROM {_table(PeriodMetric)} "
+            f"WHERE period_kind = %s AND period_start IN ({', '.join(['%s'] * len(parts))}) "
+            "GROUP BY scope, scope_id)",
+            [parts[0].kind, *(p.start for p in parts)],
+        )
+    daily = (
+        "SELECT a.rep_id, a.team_id, a.territory_id, a.count AS cnt, a.minutes AS mins, "
+        "CASE WHEN t.is_selling THEN a.minutes ELSE 0 END AS sell, 0 AS opened, 0 AS pipe, 0 AS won, "
+        f"0 AS lost, 0 AS rev FROM {_table(RepDayActivity)} a "
+        f"JOIN {_table(ActivityType)} t ON t.id = a.activity_type_id WHERE a.day >= %s AND a.day < %s "
+        "UNION ALL SELECT d.rep_id, d.team_id, d.territory_id, 0, 0, 0, d.deals_opened, "
+        f"d.pipeline_created, d.deals_won, d.deals_lost, d.revenue FROM {_table(RepDayDeal)} d "
+        "WHERE d.day >= %s AND d.day < %s"
+    )
+    per_scope = " UNION ALL ".join(
+        (
+            f"SELECT '{Scope.REP}' AS scope, rep_id AS scope_id, {_SUM_OF} FROM tri GROUP BY rep_id",
+            f"SELECT '{Scope.TEAM}', team_id, {_SUM_OF} FROM tri GROUP BY team_id",
+            f"SELECT '{Scope.TERRITORY}', territory_id, {_SUM_OF} FROM tri "
+            "WHERE territory_id IS NOT NULL GROUP BY territory_id",
+            f"SELECT '{Scope.COMPANY}', 0, {_SUM_OF} FROM tri",
+        )
+    )
+    return (
+        f"tri AS (SELECT rep_id, team_id, territory_id, {_SUM_OF} FROM ({daily}) u "
+        f"GROUP BY rep_id, team_id, territory_id), sums AS ({per_scope})",
+        [period.start, period.end, period.start, period.end],
+    )
 
 
 def _rollup_metrics(period: Period, now: datetime) -> int:
-    """One PeriodMetric row per rep, team, territory and the company.
+    """One PeriodMetric row per rep, team, territory and the company, in one INSERT … SELECT.
 
     Sums are credited at the time: a team's are those of the daily rows credited to it (its
     reps' on the days they were its members). Quotas, % at quota and projections count the
     members on the period's reference day (metrics.membership), and so does the weighted
     pipeline (a snapshot) by its owners: a move never shifts a period that ended before it.
+    The figures are the formulas of metrics.formulas.
     """
-    members = members_on(reference_day(period))
-    units = _weighted_units(period)
-    quotas, projections = _TargetBook.load(Quota, period), _TargetBook.load(Projection, period)
-    rep_ids = sorted(members)
-
-    rep_quota = {rep_id: quotas.for_rep(rep_id, period) for rep_id in rep_ids}
-    rep_sums = _sums(period, "rep_id")
-    at_quota = {rep_id for rep_id, sums in rep_sums.items() if _reaches(sums, rep_quota.get(rep_id))}
-    with_quota = {rep_id for rep_id, quota in rep_quota.items() if quota}
-
-    def units_of(position: int | None, scope_id: int) -> int:
-        # position: 0 team, 1 territory of the owner on the reference day; None: every owner.
-        return sum(
-            amount
-            for owner, amount in units.items()
-            if position is None or (owner in members and members[owner][position] == scope_id)
-        )
-
-    def group_row(scope, scope_id, sums, reps: list[int], quota, projection, pipeline_units):
-        row = _figures(sums, pipeline_units)
-        counted = [rep_id for rep_id in reps if rep_id in with_quota]
-        reached = sum(1 for rep_id in counted if rep_id in at_quota)
-        row.update(
-            quota=quota,
-            projection=projection,
-            reps_with_quota=len(counted),
-            reps_at_quota=reached,
-            reps_at_quota_share=ratio(reached, len(counted)),
-        )
-        return {**_slice(period, scope, scope_id), **derived(row)}
-
-    rows = []
-    for rep_id in rep_ids:
-        row = _figures(rep_sums.get(rep_id), units.get(rep_id, 0))
-        row.update(quota=rep_quota[rep_id], projection=projections.for_rep(rep_id, period))
-        row.update(reps_with_quota=None, reps_at_quota=None, reps_at_quota_share=None)
-        rows.append({**_slice(period, Scope.REP, rep_id), **derived(row)})
-
-    team_quotas: dict[int, Decimal | None] = {}
-    team_projections: dict[int, Decimal | None] = {}
-    team_sums = _sums(period, "team_id")
-    for team_id in Team.objects.order_by("id").values_list("id", flat=True):
-        reps = [rep_id for rep_id in rep_ids if members[rep_id][0] == team_id]
-        own_quota, own_projection = quotas.for_team(team_id, period), projections.for_team(team_id, period)
-        team_quotas[team_id] = (
-            own_quota if own_quota is not None else _sum_targets(rep_quota[r] for r in reps)
-        )
-        team_projections[team_id] = (
-            own_projection
-            if own_projection is not None
-            else _sum_targets(projections.for_rep(r, period) for r in reps)
-        )
-        # Every team gets a row, even one without reps yet (its own quota still shows).
-        rows.append(
-            group_row(
-                Scope.TEAM,
-                team_id,
-                team_sums.get(team_id),
-                reps,
-                team_quotas[team_id],
-                team_projections[team_id],
-                units_of(0, team_id),
-            )
-        )
-    territory_sums = _sums(period, "territory_id")
-    for territory_id in Territory.objects.order_by("id").values_list("id", flat=True):
-        reps = [rep_id for rep_id in rep_ids if members[rep_id][1] == territory_id]
-        rows.append(
-            group_row(
-                Scope.TERRITORY,
-                territory_id,
-                territory_sums.get(territory_id),
-                reps,
-                _sum_targets(rep_quota[r] for r in reps),
-                _sum_targets(projections.for_rep(r, period) for r in reps),
-                units_of(1, territory_id),
-            )
-        )
-    rows.append(
-        group_row(
-            Scope.COMPANY,
-            0,
-            _sums(period, None).get(0),
-            rep_ids,
-            _sum_targets(team_quotas.values()),
-            _sum_targets(team_projections.values()),
-            units_of(None, 0),
+    day = reference_day(period)
+    targets, target_params = _targets_sql(_target_slots(period))
+    sums, sum_params = _sums_sql(period)
+    units = formulas.compiled(
+        formulas.weighted_units(
+            formulas.column("d.amount", formulas.MONEY_FIELD), formulas.column("s.win_probability")
         )
     )
-    PeriodMetric.objects.bulk_create([PeriodMetric(computed_at=now, **row) for row in rows], batch_size=1000)
-    return len(rows)
-
-
-def _reaches(sums: dict, quota: Decimal | None) -> bool:
-    """Attainment ≥ 100 %: the rep's revenue in P (all teams) is at least their quota."""
-    attainment = ratio(_money(sums.get("revenue") or 0), quota) if quota else None
-    return attainment is not None and attainment >= 1.0
+    as_big = {name: f"CAST(COALESCE(s.{name}, 0) AS BIGINT) AS {name}" for name in SUMS}
+    as_big.update(pipe="COALESCE(s.pipe, 0) AS pipe", rev="COALESCE(s.rev, 0) AS rev")
+    summed = ", ".join(as_big.values())
+    statement = (
+        f"WITH mem AS ({on_day_sql()}), {targets}, {sums}, "
+        f"wp AS (SELECT d.owner_id, CAST(SUM({units[0]}) AS BIGINT) AS units FROM {_table(Deal)} d "
+        f"JOIN {_table(Stage)} s ON s.id = d.stage_id WHERE s.kind = '{Stage.Kind.OPEN}' "
+        "AND d.expected_close_on >= %s AND d.expected_close_on < %s GROUP BY d.owner_id), "
+        f"rr AS (SELECT m.rep_id, m.team_id, m.territory_id, {summed}, COALESCE(w.units, 0) AS units, "
+        "q.amount AS quota, pr.amount AS projection FROM mem m "
+        f"LEFT JOIN sums s ON s.scope = '{Scope.REP}' AND s.scope_id = m.rep_id "
+        "LEFT JOIN wp w ON w.owner_id = m.rep_id "
+        "LEFT JOIN tv q ON q.what = 'q' AND q.is_rep = 1 AND q.owner_id = m.rep_id "
+        "LEFT JOIN tv pr ON pr.what = 'p' AND pr.is_rep = 1 AND pr.owner_id = m.rep_id), "
+        "rq AS (SELECT rr.*, CASE WHEN quota <> 0 THEN 1 ELSE 0 END AS with_q, "
+        "CASE WHEN quota <> 0 AND {reaches} >= 1.0 THEN 1 ELSE 0 END AS at_q FROM rr), "
+        "agg AS (SELECT 'team' AS by_scope, team_id AS by_id, SUM(quota) AS quota, "
+        "SUM(projection) AS projection, SUM(with_q) AS with_q, SUM(at_q) AS at_q, "
+        "CAST(SUM(units) AS BIGINT) AS units FROM rq GROUP BY team_id UNION ALL "
+        "SELECT 'territory', territory_id, SUM(quota), SUM(projection), SUM(with_q), SUM(at_q), "
+        "CAST(SUM(units) AS BIGINT) FROM rq WHERE territory_id IS NOT NULL GROUP BY territory_id), "
+        f"team_rows AS (SELECT '{Scope.TEAM}' AS scope, t.id AS scope_id, {summed}, "
+        "COALESCE(a.units, 0) AS units, COALESCE(tq.amount, a.quota) AS quota, "
+        "COALESCE(tp.amount, a.projection) AS projection, COALESCE(a.with_q, 0) AS with_q, "
+        f"COALESCE(a.at_q, 0) AS at_q FROM {_table(Team)} t "
+        f"LEFT JOIN sums s ON s.scope = '{Scope.TEAM}' AND s.scope_id = t.id "
+        "LEFT JOIN agg a ON a.by_scope = 'team' AND a.by_id = t.id "
+        "LEFT JOIN tv tq ON tq.what = 'q' AND tq.is_rep = 0 AND tq.owner_id = t.id "
+        "LEFT JOIN tv tp ON tp.what = 'p' AND tp.is_rep = 0 AND tp.owner_id = t.id), "
+        f"allrows AS (SELECT '{Scope.REP}' AS scope, rep_id AS scope_id, {', '.join(SUMS)}, units, "
+        "quota, projection, NULL AS with_q, NULL AS at_q FROM rq UNION ALL "
+        f"SELECT scope, scope_id, {', '.join(SUMS)}, units, quota, projection, with_q, at_q "
+        f"FROM team_rows UNION ALL SELECT '{Scope.TERRITORY}', tr.id, {summed}, "
+        "COALESCE(a.units, 0), a.quota, a.projection, COALESCE(a.with_q, 0), COALESCE(a.at_q, 0) "
+        f"FROM {_table(Territory)} tr LEFT JOIN sums s ON s.scope = '{Scope.TERRITORY}' "
+        "AND s.scope_id = tr.id LEFT JOIN agg a ON a.by_scope = 'territory' AND a.by_id = tr.id "
+        f"UNION ALL SELECT '{Scope.COMPANY}', 0, {summed}, "
+        "(SELECT CAST(COALESCE(SUM(units), 0) AS BIGINT) FROM rq), "
+        "(SELECT SUM(quota) FROM team_rows), (SELECT SUM(projection) FROM team_rows), "
+        "(SELECT SUM(with_q) FROM rq), (SELECT SUM(at_q) FROM rq) "
+        f"FROM sums s WHERE s.scope = '{Scope.COMPANY}') "
+        f"INSERT INTO {_table(PeriodMetric)} (scope, scope_id, period_kind, period_start, "
+        "activity_count, activity_minutes, selling_minutes, deals_opened, deals_won, deals_lost, "
+        "pipeline_created, revenue, win_rate, avg_deal_size, quota, attainment, projection, "
+        "weighted_pipeline, selling_time_share, reps_with_quota, reps_at_quota, reps_at_quota_share, "
+        "computed_at) "
+        "SELECT x.scope, x.scope_id, %s, %s, x.cnt, x.mins, x.sell, x.opened, x.won, x.lost, "
+        "{figures}, %s FROM allrows x"
+    )
+    col, money_col = formulas.column, formulas.MONEY_FIELD
+    revenue = formulas.money(col("x.rev", money_col))
+    quota = formulas.money(col("x.quota", money_col))
+    figures = [
+        formulas.money(col("x.pipe", money_col)),
+        revenue,
+        formulas.win_rate(col("x.won"), col("x.lost")),
+        formulas.avg_deal_size(revenue, col("x.won")),
+        quota,
+        formulas.attainment(revenue, quota),
+        formulas.money(col("x.projection", money_col)),
+        formulas.weighted_pipeline(col("x.units")),
+        formulas.selling_time_share(col("x.sell"), col("x.mins")),
+        col("x.with_q"),
+        col("x.at_q"),
+        formulas.ratio(col("x.at_q"), col("x.with_q")),
+    ]
+    reaches = formulas.compiled(
+        formulas.attainment(formulas.money(col("rev", money_col)), formulas.money(col("quota", money_col)))
+    )
+    figure_sql = [formulas.compiled(figure) for figure in figures]
+    statement = statement.replace("{reaches}", reaches[0]).replace(
+        "{figures}", ", ".join(sql for sql, _ in figure_sql)
+    )
+    params = [
+        day,
+        day,
+        *target_params,
+        *sum_params,
+        *units[1],
+        period.start,
+        period.end,
+        *reaches[1],
+        period.kind,
+        period.start,
+        *(param for _, figure_params in figure_sql for param in figure_params),
+        connection.ops.adapt_datetimefield_value(now),
+    ]
+    return _execute(statement, params)
 
 
 def _scope_values(scope: str):
