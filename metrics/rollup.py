@@ -177,14 +177,6 @@ def _rollup_deal_days(first_day: date, last_day: date, rep_ids: list[int] | None
 
 # --- period tables -----------------------------------------------------------------
 
-# How each scope groups the daily rows: the column holding the scope object's id (the team and
-# territory credited on the row's day, metrics.membership).
-SCOPE_KEYS = {
-    Scope.REP: "rep_id",
-    Scope.TEAM: "team_id",
-    Scope.TERRITORY: "territory_id",
-}
-
 
 def rollup_period(period: Period) -> int:
     """Rebuild every period table for one period, all scopes, in one transaction.
@@ -434,13 +426,6 @@ def _rollup_metrics(period: Period, now: datetime) -> int:
     return _execute(statement, params)
 
 
-def _scope_values(scope: str):
-    """The expression of the scope object's id over a daily table (its credited columns)."""
-    if scope == Scope.COMPANY:
-        return Value(0, IntegerField())
-    return F(SCOPE_KEYS[scope])
-
-
 def _rollup_grouped(period: Period, target) -> int:
     """Activity mix (per type) or product sales (per product) for every scope, by INSERT … SELECT:
     a month from the daily rows (each credited to its day's team and territory), a quarter or a
@@ -466,28 +451,28 @@ def _rollup_grouped(period: Period, target) -> int:
             f"{insert}SELECT s.scope, s.scope_id, %s, %s, s.{dimension}, s.a, s.b FROM ({sql}) s",
             [period.kind, period.start, *params],
         )
+    # A month: its daily rows grouped once by rep, credited team and territory, then per scope.
     if target is PeriodActivityMix:
-        base, daily = RepDayActivity.objects.all(), {"a": Sum("count"), "b": Sum("minutes")}
+        table, a, b, where = _table(RepDayActivity), "count", "minutes", ""
     else:
-        base, daily = RepDayDeal.objects.filter(deals_won__gt=0), {"a": Sum("revenue"), "b": Sum("deals_won")}
-    base = base.filter(day__gte=period.start, day__lt=period.end)
-    written = 0
-    for scope in Scope.values:
-        rows = base
-        if scope == Scope.TERRITORY:
-            rows = rows.filter(territory_id__isnull=False)
-        grouped = (
-            rows.annotate(scope_key=_scope_values(scope))
-            .values("scope_key", dimension)
-            .annotate(**daily)
-            .order_by()
+        table, a, b, where = _table(RepDayDeal), "revenue", "deals_won", "AND d.deals_won > 0 "
+    per_scope = " UNION ALL ".join(
+        (
+            f"SELECT '{Scope.REP}' AS scope, rep_id AS scope_id, k, SUM(a) AS a, SUM(b) AS b FROM tri "
+            "GROUP BY rep_id, k",
+            f"SELECT '{Scope.TEAM}', team_id, k, SUM(a), SUM(b) FROM tri GROUP BY team_id, k",
+            f"SELECT '{Scope.TERRITORY}', territory_id, k, SUM(a), SUM(b) FROM tri "
+            "WHERE territory_id IS NOT NULL GROUP BY territory_id, k",
+            f"SELECT '{Scope.COMPANY}', 0, k, SUM(a), SUM(b) FROM tri GROUP BY k",
         )
-        sql, params = grouped.query.sql_with_params()
-        written += _execute(
-            f"{insert}SELECT %s, s.scope_key, %s, %s, s.{dimension}, s.a, s.b FROM ({sql}) s",
-            [scope, period.kind, period.start, *params],
-        )
-    return written
+    )
+    return _execute(
+        f"WITH tri AS (SELECT d.rep_id, d.team_id, d.territory_id, d.{dimension} AS k, SUM(d.{a}) AS a, "
+        f"SUM(d.{b}) AS b FROM {table} d WHERE d.day >= %s AND d.day < %s {where}"
+        f"GROUP BY d.rep_id, d.team_id, d.territory_id, d.{dimension}) "
+        f"{insert}SELECT s.scope, s.scope_id, %s, %s, s.k, s.a, s.b FROM ({per_scope}) s",
+        [period.start, period.end, period.kind, period.start],
+    )
 
 
 def funnel_stages() -> list[Stage]:
