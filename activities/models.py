@@ -332,6 +332,8 @@ class Deal(models.Model):
         indexes = [
             # Per-rep lists and rollups by opening date (funnel cohorts).
             models.Index(fields=["owner", "opened_on"], name="deal_owner_opened_idx"),
+            # The daily rows of a day or a month: deals opened then, whoever owns them.
+            models.Index(fields=["opened_on"], name="deal_opened_idx"),
             # Revenue, won/lost counts: deals closed in a period.
             models.Index(fields=["closed_on", "stage"], name="deal_closed_stage_idx"),
             # Weighted pipeline: open deals by expected close.

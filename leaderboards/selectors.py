@@ -19,7 +19,6 @@ from django.db.models import (
     CharField,
     DecimalField,
     F,
-    FloatField,
     IntegerField,
     OuterRef,
     QuerySet,
@@ -29,12 +28,13 @@ from django.db.models import (
     Window,
 )
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Cast, Coalesce, NullIf, Rank, Round
+from django.db.models.functions import Coalesce, Rank
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from activities import access
 from activities.models import ActivityType, Rep, Team, Territory
+from metrics import formulas
 from metrics.membership import member_ids, reference_day
 from metrics.models import MONEY as MONEY_COLUMN
 from metrics.models import PeriodActivityMix, PeriodMetric, RepDayActivity, RepDayDeal, Scope
@@ -173,11 +173,6 @@ def _daily_sum(model, column: str, span: Span, output_field, **filters) -> Coale
     return Coalesce(Subquery(total, output_field=output_field), Value(0), output_field=output_field)
 
 
-def _ratio(numerator, denominator):
-    """numerator / denominator as a float; NULL (undefined) when the denominator is 0."""
-    return Cast(numerator, FloatField()) / NullIf(denominator, Value(0))
-
-
 def _span_values(metric: LeaderboardMetric, span: Span, members) -> QuerySet:
     """One Rep per rep of `members` with its `value` over the span summed from the daily tables."""
     reps = Rep.objects.all() if members is None else Rep.objects.filter(pk__in=members)
@@ -192,21 +187,21 @@ def _span_values(metric: LeaderboardMetric, span: Span, members) -> QuerySet:
         reps = reps.annotate(lost=lost)
     if metric.name == "revenue":
         # Rounded to cents in SQL (SQLite sums decimals as floats), so equal revenues tie.
-        value = Round(_daily_sum(RepDayDeal, "revenue", span, money), 2, output_field=money)
+        value = formulas.money(_daily_sum(RepDayDeal, "revenue", span, money))
     elif metric.name == "deals_won":
         value = F("won")
     elif metric.name == "win_rate":
-        value = _ratio(F("won"), F("won") + F("lost"))
+        value = formulas.win_rate(F("won"), F("lost"))
     elif metric.name == "avg_deal_size":
-        revenue = _daily_sum(RepDayDeal, "revenue", span, money)
-        # Rounded to cents in SQL, as the period tables store it, so equal sizes tie.
-        value = Round(revenue / NullIf(F("won"), Value(0)), 2, output_field=money)
+        revenue = formulas.money(_daily_sum(RepDayDeal, "revenue", span, money))
+        # To the cent, as the period tables store it, so equal sizes tie.
+        value = formulas.avg_deal_size(revenue, F("won"))
     elif metric.name == "activities":
         value = _daily_sum(RepDayActivity, "count", span, integer)
     elif metric.activity_type_id is not None:
         value = _daily_sum(RepDayActivity, "count", span, integer, activity_type_id=metric.activity_type_id)
     elif metric.name == "selling_time_share":
-        value = _ratio(
+        value = formulas.selling_time_share(
             _daily_sum(RepDayActivity, "minutes", span, integer, activity_type__is_selling=True),
             _daily_sum(RepDayActivity, "minutes", span, integer),
         )

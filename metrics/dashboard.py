@@ -37,6 +37,7 @@ from django.utils.translation import gettext as _
 from activities import access
 from activities.models import Rep, Team, Territory
 
+from . import formulas
 from .membership import member_ids, reference_day
 from .models import (
     ChangedDay,
@@ -53,7 +54,7 @@ from .models import (
     Scope,
 )
 from .periods import Period, PeriodKind
-from .rollup import derived, funnel_stages, funnel_steps, funnel_sums
+from .rollup import funnel_stages, funnel_steps, funnel_sums
 from .selectors import COMPANY_ID, ScopeNotFound, scope_is_visible, user_name
 from .spans import Span
 
@@ -177,35 +178,44 @@ def figures_pair(ref: ScopeRef, span: Span) -> tuple[dict, dict, bool]:
         return current or _empty_figures(), before or _empty_figures(), current is not None
 
     deal_sums = RepDayDeal.objects.filter(member_filter(ref), day__gte=previous.first, day__lte=span.last)
-    deals = deal_sums.aggregate(
-        **{
-            f"{name}_{when}": Sum(name, filter=Q(day__gte=s.first, day__lte=s.last))
-            for when, s in (("cur", span), ("prev", previous))
-            for name in ("revenue", "deals_won", "deals_lost", "deals_opened", "pipeline_created")
-        }
-    )
     activity_rows = RepDayActivity.objects.filter(
         member_filter(ref), day__gte=previous.first, day__lte=span.last
     )
-    activity = activity_rows.aggregate(
-        **{
-            f"{name}_{when}": Sum(column, filter=Q(day__gte=s.first, day__lte=s.last) & extra)
-            for when, s in (("cur", span), ("prev", previous))
-            for name, column, extra in (
-                ("activity_count", "count", Q()),
-                ("activity_minutes", "minutes", Q()),
-                ("selling_minutes", "minutes", Q(activity_type__is_selling=True)),
-            )
-        }
-    )
+    deals, activity = {}, {}
+    for when, s in (("cur", span), ("prev", previous)):
+        within = Q(day__gte=s.first, day__lte=s.last)
+        revenue = formulas.money(Sum("revenue", filter=within))
+        won, lost = Sum("deals_won", filter=within), Sum("deals_lost", filter=within)
+        deals.update(
+            {
+                f"revenue_{when}": revenue,
+                f"deals_won_{when}": won,
+                f"deals_lost_{when}": lost,
+                f"deals_opened_{when}": Sum("deals_opened", filter=within),
+                f"pipeline_created_{when}": formulas.money(Sum("pipeline_created", filter=within)),
+                f"win_rate_{when}": formulas.win_rate(won, lost),
+                f"avg_deal_size_{when}": formulas.avg_deal_size(revenue, won),
+            }
+        )
+        minutes = Sum("minutes", filter=within)
+        selling = Sum("minutes", filter=within & Q(activity_type__is_selling=True))
+        activity.update(
+            {
+                f"activity_count_{when}": Sum("count", filter=within),
+                f"activity_minutes_{when}": minutes,
+                f"selling_minutes_{when}": selling,
+                f"selling_time_share_{when}": formulas.selling_time_share(selling, minutes),
+            }
+        )
+    found = {**deal_sums.aggregate(**deals), **activity_rows.aggregate(**activity)}
     result = []
     for when in ("cur", "prev"):
         figures = _empty_figures()
-        for name, value in {**deals, **activity}.items():
+        for name, value in found.items():
             base, _sep, suffix = name.rpartition("_")
             if suffix == when and value is not None:
                 figures[base] = value
-        result.append(derived(figures))
+        result.append(figures)
     return result[0], result[1], True
 
 
@@ -582,7 +592,7 @@ def _range_member_rows(member_scope: str, members: QuerySet, span: Span) -> list
         return Coalesce(Subquery(rows, output_field=output), Value(0), output_field=output)
 
     annotated = members.annotate(
-        revenue=summed(RepDayDeal, "revenue"),
+        revenue=formulas.money(summed(RepDayDeal, "revenue")),
         deals_won=summed(RepDayDeal, "deals_won"),
         deals_lost=summed(RepDayDeal, "deals_lost"),
         activity_count=summed(RepDayActivity, "count"),
@@ -590,7 +600,10 @@ def _range_member_rows(member_scope: str, members: QuerySet, span: Span) -> list
         selling_minutes=summed(RepDayActivity, "minutes", Q(activity_type__is_selling=True)),
     )
     annotated = annotated.annotate(
-        member_name=user_name("user__") if member_scope == Scope.REP else F("name")
+        member_name=user_name("user__") if member_scope == Scope.REP else F("name"),
+        win_rate=formulas.win_rate(F("deals_won"), F("deals_lost")),
+        avg_deal_size=formulas.avg_deal_size(F("revenue"), F("deals_won")),
+        selling_time_share=formulas.selling_time_share(F("selling_minutes"), F("activity_minutes")),
     )
     rows = []
     for row in annotated.order_by("-revenue", "member_name").values(
@@ -602,13 +615,16 @@ def _range_member_rows(member_scope: str, members: QuerySet, span: Span) -> list
         "activity_count",
         "activity_minutes",
         "selling_minutes",
+        "win_rate",
+        "avg_deal_size",
+        "selling_time_share",
     ):
         figures = _empty_figures()
         figures.update(row)
         figures["name"] = figures.pop("member_name")
         figures["scope_id"] = row["pk"]
         figures["pace"] = None
-        rows.append(derived(figures))
+        rows.append(figures)
     return rows
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -55,15 +55,9 @@ from .models import (
 )
 from .periods import Period, PeriodKind
 
-CENT = Decimal("0.01")
 ZERO = Decimal("0")
 # Correlations rest on at least this many reps (PRODUCT.md: not shown below 5).
 MIN_IMPACT_REPS = 5
-
-
-def _money(value) -> Decimal:
-    value = value if isinstance(value, Decimal) else Decimal(value or 0)
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def ratio(numerator, denominator) -> float | None:
@@ -218,18 +212,6 @@ def _of_sub_periods(model, period: Period):
 
 def _slice(period: Period, scope: str, scope_id: int) -> dict:
     return {"scope": scope, "scope_id": scope_id, "period_kind": period.kind, "period_start": period.start}
-
-
-def derived(row: dict) -> dict:
-    """The ratios of a row of sums; NULL where undefined. Money is rounded to cents here."""
-    for column in ("pipeline_created", "revenue", "weighted_pipeline"):
-        row[column] = _money(row[column])
-    closed = row["deals_won"] + row["deals_lost"]
-    row["win_rate"] = ratio(row["deals_won"], closed)
-    row["avg_deal_size"] = _money(row["revenue"] / row["deals_won"]) if row["deals_won"] else None
-    row["attainment"] = ratio(row["revenue"], row["quota"]) if row["quota"] else None
-    row["selling_time_share"] = ratio(row["selling_minutes"], row["activity_minutes"])
-    return row
 
 
 def _target_slots(period: Period) -> list[tuple[str, date, date | None]]:

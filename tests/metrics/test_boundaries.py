@@ -15,10 +15,11 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db.models import IntegerField, Value
 
 from activities.models import ActivityType, Deal, DealStageChange, Rep, Stage, Team
 from leaderboards import selectors as boards
-from metrics import dashboard, jobs, rollup
+from metrics import dashboard, formulas, jobs, rollup
 from metrics.alerts import BEHIND_PACE, alerts_for
 from metrics.models import PeriodActivityImpact, PeriodActivityMix, PeriodMetric, Projection, Quota
 from metrics.periods import Period
@@ -119,75 +120,90 @@ def at_berlin(*parts: int) -> datetime:
     return datetime(*parts, tzinfo=BERLIN)
 
 
-# --- ratios of a row of sums (pure) ------------------------------------------------------
+# --- the formulas, evaluated by the database itself ------------------------------------------
 
 
-def _sums(**values) -> dict:
-    row = dict.fromkeys(
-        ("deals_won", "deals_lost", "selling_minutes", "activity_minutes"),
-        0,
-    )
-    row.update(pipeline_created=0, revenue=Decimal("0"), weighted_pipeline=Decimal("0"), quota=None)
-    row.update(values)
-    return rollup.derived(row)
+def _db(expression):
+    """The value of a formula over literal inputs, as this database computes and Django reads it."""
+    return Stage.objects.annotate(value=expression).values_list("value", flat=True).first()
 
 
-class DerivedRatioTests:
+def _money(amount: str) -> Value:
+    return Value(Decimal(amount), output_field=formulas.MONEY_FIELD)
+
+
+def _n(number: int) -> Value:
+    return Value(number, output_field=IntegerField())
+
+
+@pytest.mark.django_db
+class FormulaTests:
     def test_one_won_deal_is_a_win_rate_of_one(self):
-        assert _sums(deals_won=1, revenue=Decimal("10"))["win_rate"] == 1.0
+        assert _db(formulas.win_rate(_n(1), _n(0))) == 1.0
 
     def test_one_lost_deal_is_a_win_rate_of_zero_not_undefined(self):
-        assert _sums(deals_lost=1)["win_rate"] == 0.0
+        assert _db(formulas.win_rate(_n(0), _n(1))) == 0.0
 
     def test_nothing_closed_leaves_win_rate_and_average_undefined(self):
-        row = _sums()
-        assert row["win_rate"] is None and row["avg_deal_size"] is None
+        assert _db(formulas.win_rate(_n(0), _n(0))) is None
+        assert _db(formulas.avg_deal_size(_money("0"), _n(0))) is None
 
     def test_one_won_of_three_closed_is_a_third(self):
-        assert _sums(deals_won=1, deals_lost=2, revenue=Decimal("9"))["win_rate"] == 1 / 3
+        assert _db(formulas.win_rate(_n(1), _n(2))) == 1 / 3
 
     def test_the_average_of_one_deal_is_that_deal(self):
-        assert _sums(deals_won=1, revenue=Decimal("1234.56"))["avg_deal_size"] == Decimal("1234.56")
+        assert _db(formulas.avg_deal_size(_money("1234.56"), _n(1))) == Decimal("1234.56")
 
     def test_the_average_is_rounded_to_cents_half_up(self):
-        # 0.01 + 0.02 over two deals = 0.015 → 0.02; 100.00 over three = 33.333… → 33.33.
-        assert _sums(deals_won=2, revenue=Decimal("0.03"))["avg_deal_size"] == Decimal("0.02")
-        assert _sums(deals_won=3, revenue=Decimal("100.00"))["avg_deal_size"] == Decimal("33.33")
+        # 0.01 + 0.02 over two deals = 0.015 → 0.02 (SQLite's floats would give 0.01);
+        # 100.00 over three = 33.333… → 33.33; 0.05 over two = 0.025 → 0.03.
+        assert _db(formulas.avg_deal_size(_money("0.03"), _n(2))) == Decimal("0.02")
+        assert _db(formulas.avg_deal_size(_money("100.00"), _n(3))) == Decimal("33.33")
+        assert _db(formulas.avg_deal_size(_money("0.05"), _n(2))) == Decimal("0.03")
+        assert _db(formulas.avg_deal_size(_money("0.04"), _n(3))) == Decimal("0.01")
 
     def test_revenue_equal_to_quota_is_an_attainment_of_exactly_one(self):
-        assert _sums(deals_won=1, revenue=Decimal("1000.00"), quota=Decimal("1000"))["attainment"] == 1.0
+        assert _db(formulas.attainment(_money("1000.00"), _money("1000"))) == 1.0
 
     def test_a_cent_short_of_quota_is_below_one(self):
-        attainment = _sums(deals_won=1, revenue=Decimal("999.99"), quota=Decimal("1000"))["attainment"]
+        attainment = _db(formulas.attainment(_money("999.99"), _money("1000")))
         assert attainment == 999.99 / 1000 and attainment < 1.0
 
     def test_no_quota_or_a_zero_quota_leaves_attainment_undefined(self):
-        assert _sums(revenue=Decimal("5"), deals_won=1)["attainment"] is None
-        assert _sums(revenue=Decimal("5"), deals_won=1, quota=Decimal("0"))["attainment"] is None
+        assert _db(formulas.attainment(_money("5"), Value(None, output_field=formulas.MONEY_FIELD))) is None
+        assert _db(formulas.attainment(_money("5"), _money("0"))) is None
 
     def test_nothing_won_against_a_quota_is_zero_attainment(self):
-        assert _sums(quota=Decimal("1000"))["attainment"] == 0.0
+        assert _db(formulas.attainment(_money("0"), _money("1000"))) == 0.0
 
     def test_selling_share_is_selling_minutes_over_all_minutes(self):
-        assert _sums(selling_minutes=30, activity_minutes=120)["selling_time_share"] == 0.25
-        assert _sums(selling_minutes=45, activity_minutes=45)["selling_time_share"] == 1.0
-        assert _sums()["selling_time_share"] is None
+        assert _db(formulas.selling_time_share(_n(30), _n(120))) == 0.25
+        assert _db(formulas.selling_time_share(_n(45), _n(45))) == 1.0
+        assert _db(formulas.selling_time_share(_n(0), _n(0))) is None
 
-    def test_money_is_rounded_to_cents_half_up(self):
-        row = _sums(
-            pipeline_created=Decimal("0.005"), revenue=Decimal("2.675"), weighted_pipeline=Decimal("0.00499")
-        )
-        assert (row["pipeline_created"], row["revenue"], row["weighted_pipeline"]) == (
-            Decimal("0.01"),
-            Decimal("2.68"),
-            Decimal("0.00"),
-        )
+    def test_sums_of_cents_are_exact_cents(self):
+        # SQLite adds decimals as floats: 0.1 + 0.2 is 0.30000000000000004 until rounded.
+        total = _money("0.10") + _money("0.20")
+        assert _db(formulas.money(total)) == Decimal("0.30")
+        assert _db(formulas.attainment(formulas.money(total), _money("0.30"))) == 1.0
+
+    def test_the_weighted_pipeline_is_rounded_to_cents_half_up(self):
+        # Units are cents × thousandths of probability: 500 of them are half a cent.
+        assert _db(formulas.weighted_pipeline(_n(499))) == Decimal("0.00")
+        assert _db(formulas.weighted_pipeline(_n(500))) == Decimal("0.01")
+        assert _db(formulas.weighted_pipeline(_n(1_234_567_500))) == Decimal("12345.68")
+
+    def test_a_deals_weighted_units_are_exact(self):
+        # 1,234.57 at 35 %: 123,457 cents × 350 thousandths.
+        assert _db(formulas.weighted_units(_money("1234.57"), _money("0.35"))) == 123_457 * 350
 
     def test_ratio_is_undefined_for_a_zero_denominator_only(self):
+        assert _db(formulas.ratio(_n(0), _n(5))) == 0.0
+        assert _db(formulas.ratio(_n(5), _n(5))) == 1.0
+        assert _db(formulas.ratio(_n(5), _n(0))) is None
+        assert _db(formulas.ratio(_n(0), _n(0))) is None
         assert rollup.ratio(0, 5) == 0.0
-        assert rollup.ratio(5, 5) == 1.0
         assert rollup.ratio(5, 0) is None
-        assert rollup.ratio(0, 0) is None
         assert rollup.ratio(Decimal("1"), Decimal("4")) == 0.25
 
 
