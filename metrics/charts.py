@@ -27,9 +27,10 @@ def plotly_text(value) -> str:
     return str(value).translate(_PLOTLY_ESCAPES)
 
 
-def chart_data(ref, span: Span, context: dict, current: dict, today) -> dict:
-    """Everything plotly.js needs, as plain JSON (the figures are built in static/js/charts.js)."""
-    links = context["funnel_links"]
+def chart_data(ref, span: Span, page, current: dict, today) -> dict:
+    """Everything plotly.js needs, as plain JSON (the figures are built in static/js/charts.js),
+    from a `metrics.screens.DashboardPage` being filled."""
+    links = page.funnel_links
     return {
         "currency": settings.SALESTRACK_CURRENCY,
         "filename": slugify(f"{ref.name}-{span.key}") or "salestrack",
@@ -57,7 +58,7 @@ def chart_data(ref, span: Span, context: dict, current: dict, today) -> dict:
                 "leakage": step.leakage,
                 "link": links.get(step.stage_id),
             }
-            for step in context["funnel"]
+            for step in page.funnel
         ],
         "mix": [
             {
@@ -66,14 +67,13 @@ def chart_data(ref, span: Span, context: dict, current: dict, today) -> dict:
                 "minutes": row["minutes"],
                 "selling": row["is_selling"],
             }
-            for row in context["mix"]
+            for row in page.mix
         ],
         "products": [
             {"name": plotly_text(row["name"]), "revenue": float(row["revenue"]), "won": row["won_count"]}
-            for row in context["products"]
+            for row in page.products
         ],
         "regions": [
-            {"name": plotly_text(row["name"]), "revenue": float(row["revenue"] or 0)}
-            for row in context["regions"]
+            {"name": plotly_text(row["name"]), "revenue": float(row["revenue"] or 0)} for row in page.regions
         ],
     }
