@@ -1,22 +1,37 @@
-"""The metrics engine against hand-written SQL, at scale, on PostgreSQL.
+"""The metrics engine against hand-written SQL, at scale, on PostgreSQL (issue 11's targets).
 
-    python bench/bench_metrics.py                  # 1,000 reps, 3 years: ~10 M activities
+    python bench/bench_metrics.py --partitioned    # 1,000 reps, 3 years: ~10 M activities
     python bench/bench_metrics.py --scale 0.02     # the same shape with 20 reps, for a quick run
 
-It uses its own database (BENCH_DATABASE_URL, default
-postgres://postgres@127.0.0.1:5432/salestrack_bench; the name must contain "bench"),
-builds a dataset there with COPY (or reuses it when a marker row says the same
---reps/--years/--seed dataset is loaded), then times in this one process:
+It uses its own databases (BENCH_DATABASE_URL, default
+postgres://postgres@127.0.0.1:5432/salestrack_bench; the name must contain "bench"; the
+comparison datasets go to `<name>_1y` and `<name>_3x`), builds each dataset there with COPY
+(or reuses it when a marker row says the same --reps/--years/--seed dataset is loaded),
+then times in this one process, each engine run interleaved with its baseline, medians over
+--repeat (--backfill-repeat):
 
-1. the engine's one-day run (`jobs.run_sync(kind="nightly", days=[last day])`);
-2. the same outputs written by hand as single SQL statements, into scratch copies of the
-   summary tables (schema `bench_hand`), checked against the engine's rows;
-3. the engine's full backfill (`jobs.run_sync(kind="backfill", days=jobs.all_days())`);
-4. the hand-SQL full backfill;
+1. the full backfill: the engine's (`jobs.run_sync(kind="backfill", days=jobs.all_days())`)
+   against the hand-written SQL's;
+2. the nightly one-day run (the last working day, its month, quarter and year): the engine's
+   against the hand SQL's;
+3. the incremental run after one saved activity (`activities.services.activity_log`, which
+   marks its day; then what the Celery incremental task does, minus its delay) against the
+   hand SQL for that day and its periods; the activity is deleted again afterwards;
+4. the engine's one-day run on 1 year (`<name>_1y`) against the full history (--no-history
+   skips it), and on 1 year of 3× the reps (`<name>_3x`) against 1 year (--no-reps);
+5. the peak memory of one engine run (one-day on 1 and 3 years, backfill), each in a child
+   process (--no-memory skips them), and of this process;
+6. with --partitioned, monthly-partitioned copies of the two big raw tables (schema
+   `bench_part`) and the plan of a day's daily statements against them (partition pruning).
 
-and the engine's one-day run on a 1-year dataset of the same reps (database `<name>_1y`),
-to show that a night's work does not grow with history. Results go to stdout and to the
-generated part of docs/benchmarks.md.
+The hand-written SQL is the yardstick: the cheapest correct SQL for the engine's output
+tables, written into scratch copies of them (schema `bench_hand`) level by level: the daily
+tables from the raw rows (one statement per table for the run's days, each row credited to
+its rep's team and territory on its day), then one statement per summary table per level
+(all the run's months from the daily rows, quarters from the months' rows, years from the
+quarters' rows). After each run both sides' rows are compared (EXCEPT ALL, every summary
+table); a difference makes the bench exit with status 1. Results go to stdout and to the
+generated part of docs/benchmarks.md (--no-docs leaves it alone).
 """
 
 from __future__ import annotations
@@ -1704,15 +1719,18 @@ def timed(fn) -> float:
 QUERY_LABELS = [
     ('INSERT INTO "metrics_repdayactivity"', "daily activity rows (INSERT … SELECT)"),
     ('INSERT INTO "metrics_repdaydeal"', "daily deal rows (INSERT … SELECT)"),
+    ('INSERT INTO "metrics_repdayreach"', "daily funnel rows (INSERT … SELECT)"),
     ('INSERT INTO "metrics_periodactivitymix"', "activity mix (INSERT … SELECT, 4 scopes)"),
     ('INSERT INTO "metrics_periodproduct"', "top products (INSERT … SELECT, 4 scopes)"),
     ('INSERT INTO "metrics_periodmetric"', "period metrics (bulk_create)"),
     ('INSERT INTO "metrics_periodfunnel"', "funnel (bulk_create)"),
     ('INSERT INTO "metrics_periodactivityimpact"', "activity impact (bulk_create)"),
-    ('"activities_dealstagechange"', "funnel reach counts (SELECT, 4 scopes)"),
-    ('FROM "metrics_periodmetric"', "activity impact: rep figures (SELECT)"),
+    ('FROM "metrics_periodmetric"', "sub-periods' figures; impact's rep figures (SELECT)"),
+    ('FROM "metrics_periodactivitymix"', "activity impact: rep counts by type (SELECT)"),
     ('FROM "metrics_repdayactivity"', "rep figures / impact counts from daily activity (SELECT)"),
     ('FROM "metrics_repdaydeal"', "rep figures from daily deals (SELECT)"),
+    ('FROM "metrics_repdayreach"', "funnel counts from daily funnel rows (SELECT)"),
+    ('FROM "metrics_periodfunnel"', "funnel counts from sub-periods (SELECT)"),
     ('FROM "activities_deal"', "weighted pipeline (SELECT)"),
 ]
 
