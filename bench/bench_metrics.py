@@ -1501,16 +1501,23 @@ IN_PERIODS = "(period_kind, period_start) IN (SELECT * FROM unnest(%(kinds)s::te
 
 def period_params(periods) -> dict:
     from django.conf import settings
+    from django.utils import timezone
 
-    from metrics.membership import reference_day
-
+    today = timezone.localdate()
     return {
         "kinds": [str(p.kind) for p in periods],
         "starts": [p.start for p in periods],
         "stops": [p.end for p in periods],
-        "refs": [reference_day(p) for p in periods],
+        # The reference day: members, quotas and % at quota are counted on it.
+        "refs": [min(p.last_day, today) for p in periods],
         "fy": settings.SALESTRACK_FISCAL_YEAR_START_MONTH,
     }
+
+
+def levels_of(periods) -> list[list]:
+    """The periods by level, in the order they are computed: months, quarters, years."""
+    levels = [[p for p in periods if str(p.kind) == kind] for kind in ("month", "quarter", "year")]
+    return [level for level in levels if level]
 
 
 def day_params(first_day: date, last_day: date) -> dict:
@@ -1533,8 +1540,6 @@ def hand_run(*, first_day: date, last_day: date, periods, timings: dict | None =
     """The engine's outputs for these days and periods, level by level (see above), in one
     transaction; `timings` (label → seconds) is added to when given."""
     from django.db import connection, transaction
-
-    from metrics.rollup import period_levels
 
     def run(cur, label, sql, params):
         started = time.perf_counter()
@@ -1561,7 +1566,7 @@ def hand_run(*, first_day: date, last_day: date, periods, timings: dict | None =
             )
         for label, sql in day_statements():
             run(cur, label, sql, days)
-        for level in period_levels(periods):
+        for level in levels_of(periods):
             kind = str(level[0].kind)
             params = {**period_params(level), "kind": kind, "sub_kind": SUB_KIND.get(kind)}
             for table in PERIOD_TABLES:
