@@ -1904,12 +1904,6 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "NOT met"
 
 
-def _check_cell(check: Check | None) -> str:
-    if check is None:
-        return "—"
-    return "agree" if check.ok else f"**{sum(check.mismatches.values())} rows differ**"
-
-
 def report(results: Results) -> str:
     r = results
     d = r.dataset
