@@ -1479,7 +1479,8 @@ def day_statements(
 
 
 def create_hand_tables() -> None:
-    """Empty copies of the summary tables: same columns, indexes, checks and foreign keys."""
+    """Copies of the summary tables (same columns, indexes, checks and foreign keys) holding
+    the engine's rows as they are."""
     from django.db import connection
 
     execute(f"CREATE SCHEMA IF NOT EXISTS {HAND}")
@@ -1494,6 +1495,16 @@ def create_hand_tables() -> None:
             )
             for name, definition in cur.fetchall():
                 cur.execute(f'ALTER TABLE {HAND}.{table} ADD CONSTRAINT "{name}" {definition}')
+            # The engine's rows of the last run, if any: the first timed hand backfill then
+            # replaces a full table as the engine's does, not fills an empty one.
+            cur.execute(
+                "SELECT string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position) "
+                "FROM information_schema.columns WHERE table_schema = 'public' AND table_name = %s "
+                "AND column_name <> 'id'",
+                [table],
+            )
+            columns = cur.fetchone()[0]
+            cur.execute(f"INSERT INTO {HAND}.{table} ({columns}) SELECT {columns} FROM public.{table}")
 
 
 IN_PERIODS = "(period_kind, period_start) IN (SELECT * FROM unnest(%(kinds)s::text[], %(starts)s::date[]))"
