@@ -43,6 +43,7 @@ from django.utils.translation import gettext, gettext_lazy, ngettext
 from activities.models import Rep, Team
 from activities.templatetags.salestrack import EMPTY, label
 
+from . import formulas
 from .models import PeriodFunnel, PeriodMetric, RepDayActivity, Scope
 from .periods import Period, PeriodKind
 from .selectors import scope_name, user_name
@@ -179,7 +180,7 @@ def _behind_pace(
     rows, total = _limited(rows, ["month_attainment"], limit)
     alerts = []
     for rep in rows:
-        pace = rep.month_attainment / share
+        pace = formulas.pace(rep.month_attainment, share)
         alerts.append(
             Alert(
                 kind=BEHIND_PACE,

@@ -221,10 +221,7 @@ def figures_pair(ref: ScopeRef, span: Span) -> tuple[dict, dict, bool]:
 
 def pace(figures: dict, span: Span, today: date) -> float | None:
     """Attainment so far ÷ the share of the span's days elapsed (PRODUCT.md); None without either."""
-    share = span.elapsed_share(today)
-    if figures.get("attainment") is None or not share:
-        return None
-    return figures["attainment"] / share
+    return formulas.pace(figures.get("attainment"), span.elapsed_share(today))
 
 
 @dataclass

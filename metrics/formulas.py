@@ -1,7 +1,8 @@
 """Every ratio and derived figure, defined once as a database expression (docs/metrics.md).
 
 The engine compiles them into its INSERT … SELECT statements (`compiled`), the leaderboards
-annotate querysets with them, so a figure is worked out the same way wherever it is shown.
+and dashboards annotate querysets with them, so a figure is worked out the same way wherever
+it is shown; pace, a figure of the moment, is the one plain function.
 Each works on PostgreSQL and on SQLite alike: money is rounded to cents in SQL, and a half
 cent rounds up on both (an average is taken in whole cents, not on SQLite's floats).
 """
@@ -73,6 +74,14 @@ def weighted_pipeline(units) -> Expression:
 def weighted_units(amount, probability) -> Expression:
     """One deal's weighted amount in whole 1/100,000ths: exact on SQLite too."""
     return cents(amount) * Cast(Round(probability * Value(1000)), _INTEGER)
+
+
+def pace(attainment: float | None, elapsed_share: float) -> float | None:
+    """Attainment so far ÷ the share of the period's days elapsed (PRODUCT.md): 1.0 is on track.
+    A figure of the moment, not stored: None without an attainment or before the period starts."""
+    if attainment is None or not elapsed_share:
+        return None
+    return attainment / elapsed_share
 
 
 def column(sql: str, output_field=None) -> RawSQL:

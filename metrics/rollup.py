@@ -2,10 +2,13 @@
 
 Each function rebuilds one slice (a range of days, or one period) inside one
 transaction, as delete-and-insert, so running it again gives the same rows and
-an interrupted run leaves every slice either old or new. The heavy lifting is
-`INSERT … SELECT … GROUP BY` in the database (the SELECT compiled by the ORM,
-so the same code runs on SQLite and PostgreSQL); Python only merges a few
-already-aggregated rows per scope object and computes ratios.
+an interrupted run leaves every slice either old or new. Every table of every level is
+one `INSERT … SELECT … GROUP BY` in the database, written so that the same SQL runs on
+SQLite and PostgreSQL: the daily tables from raw rows, a month from its daily rows, a
+quarter from its months, a year from its quarters; team, territory and company rows
+from the rows credited to them. The ratios are the formulas of metrics.formulas,
+compiled into those statements. Only activity impact (correlations over one row per
+rep and type) is worked out in numpy.
 
 The definitions followed here are in docs/metrics.md.
 """
