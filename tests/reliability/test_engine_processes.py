@@ -18,11 +18,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from celery import Celery
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from metrics import jobs
-from metrics.models import MetricRun
+from metrics.models import MetricRun, RepDayActivity
 from tests.conftest import need
 from tests.metrics.datagen import make_dataset
 from tests.metrics.test_rollup import SUMMARY_MODELS, _dump
@@ -78,15 +78,26 @@ def test_two_runs_started_at_once_from_two_processes_never_interleave(env):
     _data()
     command = [sys.executable, "manage.py", "compute_metrics", "--all", "--verbosity", "0"]
     # One waits for the other; a third declines at once.
-    waiting = [
-        subprocess.Popen([*command, "--wait", "600"], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
-        for _ in range(2)
-    ]
-    deadline = time.monotonic() + 60
-    while not MetricRun.objects.filter(status=MetricRun.Status.RUNNING).exists():
-        assert time.monotonic() < deadline, "no run started"
-        time.sleep(0.05)
-    declined = subprocess.run([*command, "--wait", "0"], cwd=ROOT, env=env, capture_output=True, text=True)
+    # The test holds the daily activity table against writes, so the first run stays "running"
+    # (its lock taken, its first chunk waiting) until the third process has asked: a run of
+    # this small dataset is over faster than a process starts.
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {RepDayActivity._meta.db_table} IN EXCLUSIVE MODE")
+        waiting = [
+            subprocess.Popen(
+                [*command, "--wait", "600"], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True
+            )
+            for _ in range(2)
+        ]
+        deadline = time.monotonic() + 60
+        while not MetricRun.objects.filter(status=MetricRun.Status.RUNNING).exists():
+            assert time.monotonic() < deadline, "no run started"
+            time.sleep(0.05)
+        declined = subprocess.run(
+            [*command, "--wait", "0"], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+        assert [process.poll() for process in waiting] == [None, None], "a run ended while the table was held"
     results = [(process.wait(timeout=600), process.stderr.read()) for process in waiting]
 
     assert declined.returncode == 1 and "another metrics run is in progress" in declined.stderr
