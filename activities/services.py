@@ -116,7 +116,7 @@ def activity_log(
     )
     _validate(activity, _activity_rules(activity))
     activity.save()
-    metrics_mark_changed(days=activity_days([activity]))
+    metrics_mark_changed(days=activity_days([activity]), rep_ids=[activity.rep_id])
     return activity
 
 
@@ -139,14 +139,15 @@ def activity_update(*, activity: Activity, version: int | None = None, **fields)
         setattr(updated, name, value)
     _validate(updated, _activity_rules(updated, new_type=updated.type_id != stored_type_id))
     updated.save()
-    metrics_mark_changed(days=stored_days + activity_days([updated]))
+    metrics_mark_changed(days=stored_days + activity_days([updated]), rep_ids=[updated.rep_id])
     return updated
 
 
 @transaction.atomic
 def activity_delete(*, activity: Activity) -> None:
+    rep_id = activity.rep_id
     activity.delete()
-    metrics_mark_changed(days=activity_days([activity]))
+    metrics_mark_changed(days=activity_days([activity]), rep_ids=[rep_id])
 
 
 # --- deals ------------------------------------------------------------------
@@ -207,7 +208,7 @@ def deal_open(
     )
     _validate(deal, _deal_rules(deal))
     deal.save()
-    metrics_mark_changed(days=deal_days([deal]))
+    metrics_mark_changed(days=deal_days([deal]), rep_ids=[deal.owner_id])
     DealStageChange.objects.create(
         deal=deal,
         from_stage=None,
@@ -235,7 +236,7 @@ def deal_update(*, deal: Deal, version: int | None = None, **fields) -> Deal:
         setattr(updated, name, value)
     _validate(updated, _deal_rules(updated))
     updated.save()
-    metrics_mark_changed(days=stored_days + deal_days([updated]))
+    metrics_mark_changed(days=stored_days + deal_days([updated]), rep_ids=[updated.owner_id])
     return updated
 
 
@@ -281,7 +282,7 @@ def deal_move_stage(
             locked.amount = amount
     _validate(locked, _deal_rules(locked))
     locked.save()
-    metrics_mark_changed(days=stored_days + deal_days([locked]))
+    metrics_mark_changed(days=stored_days + deal_days([locked]), rep_ids=[locked.owner_id])
     DealStageChange.objects.create(
         deal=locked,
         from_stage=from_stage,
@@ -295,8 +296,9 @@ def deal_move_stage(
 @transaction.atomic
 def deal_delete(*, deal: Deal) -> None:
     # Activities keep their history; they just lose the link (SET_NULL).
+    owner_id = deal.owner_id
     deal.delete()
-    metrics_mark_changed(days=deal_days([deal]))
+    metrics_mark_changed(days=deal_days([deal]), rep_ids=[owner_id])
 
 
 # --- upserts by external id (the API's bulk endpoints) ------------------------------------

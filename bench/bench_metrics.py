@@ -1162,7 +1162,7 @@ units AS (  -- weighted pipeline in 1/100,000ths: open deals closing in the peri
     SELECT {deal_parent} AS start, d.owner_id,
            sum(round(d.amount * 100) * round(t.win_probability * 1000)) AS u
     FROM activities_deal d JOIN activities_stage t ON t.id = d.stage_id, span
-    WHERE t.kind = 'open' AND d.expected_close_on >= span.lo AND d.expected_close_on < span.hi
+    WHERE d.stage_id IN ({open_ids}) AND d.expected_close_on >= span.lo AND d.expected_close_on < span.hi
     GROUP BY 1, 2
 ),
 rep_rows AS (
@@ -1433,6 +1433,7 @@ def level_statements(kind: str) -> list[tuple[str, str]]:
         target_rows=TARGET_ROWS,
         target=target,
         deal_parent=parent_of("d.expected_close_on", kind),
+        open_ids=open_stage_ids(),
         h=h,
     )
     statements = [(f"{kind}: metrics", metric)]
@@ -1547,6 +1548,16 @@ def day_params(first_day: date, last_day: date) -> dict:
 ANALYZE_AFTER = 1_000  # rows written by one hand statement before its table may be analyzed
 
 
+def open_stage_ids() -> str:
+    """The open stages' ids as an SQL list: by id, the planner sees how few deals are open and
+    reads them from deal_stage_expected_idx (a join on the stage's kind scans every deal)."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT id FROM activities_stage WHERE kind = 'open' ORDER BY id")
+        return ", ".join(str(row[0]) for row in cur.fetchall()) or "NULL"
+
+
 def hand_run(*, first_day: date, last_day: date, periods, timings: dict | None = None) -> None:
     """The engine's outputs for these days and periods, level by level (see above), in one
     transaction; `timings` (label → seconds) is added to when given."""
@@ -1566,8 +1577,12 @@ def hand_run(*, first_day: date, last_day: date, periods, timings: dict | None =
         if timings is not None:
             timings[label] = timings.get(label, 0.0) + time.perf_counter() - started
 
+    from metrics.rollup import WORK_MEM
+
     days = day_params(first_day, last_day)
     with transaction.atomic(), connection.cursor() as cur:
+        # The session settings of the engine's chunks (metrics.rollup._tune_session).
+        cur.execute("SELECT set_config('work_mem', %s, true), set_config('jit', 'off', true)", [WORK_MEM])
         for table in DAILY_TABLES:
             run(
                 cur,
@@ -1697,9 +1712,11 @@ class Timing:
         )
 
 
-def vacuum_summaries(schema: str) -> None:
-    """Equal footing before a backfill: no dead rows left from the previous one."""
+def empty_summaries(schema: str) -> None:
+    """Equal footing before a backfill: empty summary tables, as on a fresh install (and the
+    engine, which writes rows by difference, finds none to keep)."""
     tables = ", ".join(f"{schema}.{table}" for table in SUMMARY_TABLES)
+    execute(f"TRUNCATE {tables}")
     execute(f"VACUUM ANALYZE {tables}")
 
 
@@ -1733,6 +1750,26 @@ def engine_run(kind: str, days: list[date]) -> tuple[float, dict[str, float]]:
     return time.perf_counter() - started, phases.totals()
 
 
+def nightly_run(day: date) -> tuple[float, dict[str, float]]:
+    """The engine's one-day run as a night with a new day meets it: first (untimed) the day is
+    withdrawn, then the timed run adds it back, rewriting every row the day changes. (Re-running
+    a day already computed would find nothing to write: the engine writes rows by difference.)"""
+    withdraw_day(day)
+    return engine_run("nightly", [day])
+
+
+def withdraw_day(day: date) -> None:
+    """The day's daily rows deleted and its month, quarter and year recomputed without them."""
+    from metrics import rollup
+    from metrics.models import RepDayActivity, RepDayDeal, RepDayReach
+
+    for model in (RepDayActivity, RepDayDeal, RepDayReach):
+        model.objects.filter(day=day).delete()
+    for level in rollup.period_levels(rollup.periods_containing([day])):
+        for period in level:
+            rollup.rollup_period(period)
+
+
 def timed(fn) -> float:
     started = time.perf_counter()
     fn()
@@ -1760,6 +1797,17 @@ QUERY_LABELS = [
 
 
 def query_label(sql: str) -> str:
+    # The period tables are written by difference (metrics.rollup._merged): computed into a
+    # staging table, then the changed rows replaced.
+    staged = re.search(r'INSERT INTO "staging_metrics_(\w+)"', sql)
+    if staged:
+        return f"{staged.group(1)}: computed into staging (INSERT … SELECT, every scope)"
+    merged = re.match(r'(DELETE FROM|INSERT INTO) "metrics_(\w+)".*"staging_', sql, re.S)
+    if merged:
+        verb = "delete changed rows" if merged.group(1) == "DELETE FROM" else "insert changed rows"
+        return f"{merged.group(2)}: merge, {verb}"
+    if "staging_metrics_" in sql or "set_config(" in sql:
+        return "staging tables and session settings"
     if sql.startswith("DELETE"):
         match = re.search(r'DELETE FROM "(\w+)"', sql)
         return f"DELETE {match.group(1) if match else ''}".strip()
@@ -1776,6 +1824,7 @@ def profile_one_day(day: date, explain: int) -> tuple[float, list[tuple[str, int
 
     from metrics import jobs
 
+    withdraw_day(day)
     with CaptureQueriesContext(connection) as captured:
         started = time.perf_counter()
         jobs.run_sync(kind="nightly", days=[day])
@@ -2196,7 +2245,10 @@ def incremental_comparison(repeat: int) -> dict:
     def incremental() -> float:
         started = time.perf_counter()
         days = jobs.days_to_refresh(include_yesterday=False)
-        jobs.run_sync(kind=MetricRun.Kind.INCREMENTAL, days=days, clear_marks=True)
+        # As metrics.tasks plans it: the marked reps' rows only.
+        jobs.run_sync(
+            kind=MetricRun.Kind.INCREMENTAL, days=days, clear_marks=True, reps=jobs.marked_reps(days)
+        )
         seconds = time.perf_counter() - started
         if days != [day] or ChangedDay.objects.exists():
             raise SystemExit(f"incremental run: marked days {days}, marks left {ChangedDay.objects.count()}")
@@ -2264,11 +2316,11 @@ def alternate(day: date, repeat: int, first: tuple[str, str], second: tuple[str,
     timings = {label: Timing(label) for _, label in (first, second)}
     for database, _ in (first, second):
         use_database(database, migrate=False)
-        engine_run("nightly", [day])
+        nightly_run(day)
     for n in range(repeat):
         for database, label in (first, second):
             use_database(database, migrate=False)
-            timings[label].seconds.append(engine_run("nightly", [day])[0])
+            timings[label].seconds.append(nightly_run(day)[0])
         log(
             f"  one day {n + 1}/{repeat}: "
             + ", ".join(f"{label} {timings[label].seconds[-1]:.2f} s" for _, label in (first, second))
@@ -2511,11 +2563,11 @@ def main(argv=None) -> int:
     engine_runs = []
     backfill_steps: dict[str, float] = {}
     for n in range(args.backfill_repeat):
-        vacuum_summaries("public")
+        empty_summaries("public")
         seconds, chunk_phases = engine_run("backfill", days)
         engine_runs.append((seconds, chunk_phases))
         backfill_engine.seconds.append(seconds)
-        vacuum_summaries(HAND)
+        empty_summaries(HAND)
         backfill_steps.clear()
         started = time.perf_counter()
         hand_run(first_day=days[0], last_day=days[-1], periods=periods, timings=backfill_steps)
@@ -2534,13 +2586,13 @@ def main(argv=None) -> int:
     # One day: a warm-up of each, then interleaved timed runs.
     day_periods = rollup.periods_containing([day])
     log(f"one day: {day} and {', '.join(str(p) for p in day_periods)}")
-    engine_run("nightly", [day])
+    nightly_run(day)
     hand_run(first_day=day, last_day=day, periods=day_periods)
     one_engine, one_hand = Timing("engine one-day"), Timing("hand one-day")
     one_runs = []
     one_steps: dict[str, float] = {}
     for n in range(args.repeat):
-        seconds, chunk_phases = engine_run("nightly", [day])
+        seconds, chunk_phases = nightly_run(day)
         one_runs.append((seconds, chunk_phases))
         one_engine.seconds.append(seconds)
         one_steps.clear()

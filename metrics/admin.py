@@ -346,5 +346,5 @@ class MetricRunAdmin(CalendarChangeListMixin, ReadOnlyAdmin):
 
 @admin.register(ChangedDay)
 class ChangedDayAdmin(CalendarChangeListMixin, ReadOnlyAdmin):
-    list_display = ["day", "marked_at"]
+    list_display = ["day", "only_rep", "marked_at"]
     date_hierarchy = "day"

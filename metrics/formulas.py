@@ -65,6 +65,17 @@ def selling_time_share(selling_minutes, minutes) -> Expression:
     return ratio(selling_minutes, minutes)
 
 
+def conversion(next_reached, reached) -> Expression:
+    """Deals that reached the next funnel stage ÷ deals that reached this one; NULL when none
+    reached this one, and for the last stage (no next one: `next_reached` NULL)."""
+    return ratio(next_reached, reached)
+
+
+def leakage(conversion) -> Expression:
+    """1 − conversion: the share of a stage's deals that went no further; NULL with it."""
+    return Value(1.0, output_field=FloatField()) - conversion
+
+
 def weighted_pipeline(units) -> Expression:
     """Σ amount × win probability, from its exact units (cents × thousandths of probability,
     `weighted_units`) rounded to the cent, a half cent up."""

@@ -51,24 +51,43 @@ changes_committed = Signal()
 # --- marking changes ----------------------------------------------------------------
 
 
-def metrics_mark_changed(*, days: Iterable[date | None]) -> None:
+def metrics_mark_changed(*, days: Iterable[date | None], rep_ids: Iterable[int] | None = None) -> None:
     """Record that the raw rows of these days changed, and ask for a refresh soon.
 
     Called by every write path (forms, admin, imports, API) inside its
     transaction. The marks are rows in the database, so if the broker is down
-    the write still succeeds and the nightly run catches up.
+    the write still succeeds and the nightly run catches up. With `rep_ids`, only those reps'
+    rows of the days changed (one activity or deal saved: its rep's); without, every rep's.
     """
     unique_days = sorted({day for day in days if day is not None})
     if not unique_days:
         return
+    reps = sorted(set(rep_ids)) if rep_ids is not None else [ALL_REPS]
     now = timezone.now()
     ChangedDay.objects.bulk_create(
-        [ChangedDay(day=day, marked_at=now) for day in unique_days],
+        [ChangedDay(day=day, only_rep=rep, marked_at=now) for day in unique_days for rep in reps],
         update_conflicts=True,
-        unique_fields=["day"],
+        unique_fields=["day", "only_rep"],
         update_fields=["marked_at"],
     )
     transaction.on_commit(_changes_committed)
+
+
+# ChangedDay.only_rep of a mark of every rep's rows.
+ALL_REPS = 0
+
+
+def marked_reps(days: Iterable[date]) -> dict[date, list[int]]:
+    """day → the reps whose rows alone are marked changed, for the days marked only rep by rep
+    (a day marked for every rep is not in it): what an incremental run needs to rebuild."""
+    reps: dict[date, set[int]] = {}
+    whole: set[date] = set()
+    for day, rep in ChangedDay.objects.filter(day__in=list(days)).values_list("day", "only_rep"):
+        if rep == ALL_REPS:
+            whole.add(day)
+        else:
+            reps.setdefault(day, set()).add(rep)
+    return {day: sorted(ids) for day, ids in reps.items() if day not in whole}
 
 
 def _changes_committed() -> None:
@@ -90,10 +109,13 @@ def deal_days(deals: Iterable[Deal]) -> list[date | None]:
 
 @dataclass
 class Plan:
-    """The chunks of one run: daily-table slices first, then whole periods."""
+    """The chunks of one run: daily-table slices first, then periods (whole, or for
+    `period_reps` only the slices of those reps: theirs, their teams', territories', the
+    company's)."""
 
     day_chunks: list[tuple[date, date, list[int] | None]] = field(default_factory=list)
     periods: list[Period] = field(default_factory=list)
+    period_reps: dict[Period, list[int]] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -145,13 +167,26 @@ def follow_the_fiscal_calendar() -> list[date]:
     return days
 
 
-def plan_for_days(days: Iterable[date]) -> Plan:
+def plan_for_days(days: Iterable[date], reps: dict[date, list[int]] | None = None) -> Plan:
+    """The chunks for these days. `reps` (marked_reps) limits days to the rows of some reps: such
+    a day is a chunk of its own for them, and a period whose days are all limited is rebuilt
+    only for the slices they touch. Every other chunk covers all reps: one statement per daily
+    table, whatever the number of teams."""
     days = sorted({*days, *follow_the_fiscal_calendar()})
     if not days:
         return Plan()
-    # Every chunk covers all reps: one statement per daily table, whatever the number of teams.
-    chunks = [(first, last, None) for first, last in _ranges(days)]
-    return Plan(day_chunks=chunks, periods=rollup.periods_containing(days))
+    limits = {day: ids for day, ids in (reps or {}).items() if day in set(days)}
+    chunks = [(first, last, None) for first, last in _ranges([day for day in days if day not in limits])]
+    chunks += [(day, day, list(ids)) for day, ids in limits.items()]
+    periods = rollup.periods_containing(days)
+    period_reps = {}
+    for period in periods:
+        inside = [day for day in days if period.start <= day <= period.last_day]
+        if all(day in limits for day in inside):
+            period_reps[period] = sorted({rep for day in inside for rep in limits[day]})
+    return Plan(
+        day_chunks=sorted(chunks, key=lambda chunk: chunk[:2]), periods=periods, period_reps=period_reps
+    )
 
 
 def data_span() -> tuple[date, date] | None:
@@ -284,10 +319,10 @@ def chunk_days(*, run_id: int | None, first_day: date, last_day: date, rep_ids) 
     return written
 
 
-def chunk_period(*, run_id: int | None, period: Period) -> int:
+def chunk_period(*, run_id: int | None, period: Period, rep_ids: list[int] | None = None) -> int:
     with transaction.atomic():
         _hold_run(run_id)
-        written = rollup.rollup_period(period)
+        written = rollup.rollup_period(period, rep_ids=rep_ids)
     _chunk_done(run_id, written)
     return written
 
@@ -302,16 +337,21 @@ def _chunk_done(run_id: int | None, written: int) -> None:
         )
 
 
+def _of_reps(rep_ids) -> str:
+    if not rep_ids:
+        return ""
+    names = [str(rep) for rep in Rep.objects.filter(pk__in=rep_ids[:3]).select_related("user").order_by("pk")]
+    more = f" and {len(rep_ids) - 3} more" if len(rep_ids) > 3 else ""
+    return f", only {', '.join(names) or '?'}{more}"
+
+
 def describe_days(first_day: date, last_day: date, rep_ids) -> str:
     days = first_day.isoformat() if first_day == last_day else f"{first_day} to {last_day}"
-    if not rep_ids:
-        return f"daily figures of {days}"
-    team = Rep.objects.filter(pk=rep_ids[0]).values_list("team__name", flat=True).first()
-    return f"daily figures of {days}, team {team or '?'}"
+    return f"daily figures of {days}{_of_reps(rep_ids)}"
 
 
-def describe_period(period: Period) -> str:
-    return f"figures of {period}"
+def describe_period(period: Period, rep_ids=None) -> str:
+    return f"figures of {period}{_of_reps(rep_ids)}"
 
 
 def readable(error: BaseException) -> str:
@@ -400,15 +440,17 @@ def run_sync(
     clear_marks: bool = False,
     progress: Callable[[int], None] | None = None,
     wait: float = 0,
+    reps: dict[date, list[int]] | None = None,
 ) -> MetricRun:
-    """Run a whole plan in this process (the command, tests, eager mode).
+    """Run a whole plan in this process (the command, tests, eager mode); `reps` as for
+    plan_for_days (an incremental run passes marked_reps).
 
     A chunk that fails is tried again, then recorded as a problem of the run, and the other
     chunks still complete: one bad slice never stops every figure.
     """
     started = timezone.now()
     days = computable(days)
-    plan = plan_for_days(days)
+    plan = plan_for_days(days, reps)
     run = run_start(kind=kind, plan=plan, wait=wait)
     try:
         for first, last, reps in plan.day_chunks:
@@ -424,10 +466,11 @@ def run_sync(
             if progress:
                 progress(1)
         for period in plan.periods:
+            only = plan.period_reps.get(period)
             _attempt(
                 run.pk,
-                lambda p=period: chunk_period(run_id=run.pk, period=p),
-                slice=describe_period(period),
+                lambda p=period, o=only: chunk_period(run_id=run.pk, period=p, rep_ids=o),
+                slice=describe_period(period, only),
                 first_day=period.start,
                 last_day=period.last_day,
             )

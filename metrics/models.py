@@ -429,17 +429,24 @@ class EngineCalendar(models.Model):
 
 
 class ChangedDay(models.Model):
-    """A day whose raw rows changed since the last run (marked by services, cleared by runs)."""
+    """A day whose raw rows changed since the last run (marked by services, cleared by runs).
 
-    day = models.DateField(unique=True)
+    `only_rep` 0 marks every rep's rows of the day; a rep's id marks only that rep's (a saved
+    activity or deal), so the incremental run rebuilds that rep's daily rows and the period
+    rows of that rep, the teams and territories it was in and the company, not every rep's.
+    """
+
+    day = models.DateField()
+    only_rep = models.PositiveBigIntegerField(_("only rep"), default=0)
     marked_at = models.DateTimeField()
 
     class Meta:
         verbose_name = _("changed day")
         verbose_name_plural = _("changed days")
+        constraints = [models.UniqueConstraint(fields=["day", "only_rep"], name="changedday_unique")]
 
     def __str__(self):
-        return self.day.isoformat()
+        return self.day.isoformat() if not self.only_rep else f"{self.day.isoformat()} (rep {self.only_rep})"
 
 
 class MetricRun(models.Model):

@@ -2,7 +2,7 @@
 
 A run fans out as a chord: a group of daily-table chunks, then (once all are
 done) a group of period chunks, then `finish_run`. Each chunk is idempotent
-(delete-and-insert of its slice in one transaction), so `acks_late` redelivery
+(a rebuild of its slice in one transaction), so `acks_late` redelivery
 after a lost worker is safe. A chunk that keeps failing is recorded as a problem
 of its run and the chord goes on: one bad slice never stops the other figures.
 
@@ -70,30 +70,39 @@ def rollup_days_chunk(self, run_id: int, first_day: str, last_day: str, rep_ids:
 
 
 @shared_task(name="metrics.rollup_period_chunk", **CHUNK_OPTIONS)
-def rollup_period_chunk(self, run_id: int, period: str) -> int:
+def rollup_period_chunk(self, run_id: int, period: str, rep_ids: list[int] | None = None) -> int:
     parsed = Period.parse(period)
     return _chunk(
         self,
-        lambda: jobs.chunk_period(run_id=run_id, period=parsed),
+        lambda: jobs.chunk_period(run_id=run_id, period=parsed, rep_ids=rep_ids),
         run_id=run_id,
-        slice=jobs.describe_period(parsed),
+        slice=jobs.describe_period(parsed, rep_ids),
         first_day=parsed.start,
         last_day=parsed.last_day,
     )
 
 
 @shared_task(name="metrics.start_periods")
-def start_periods(_results, run_id: int, levels: list[list[str]], started_at: str, days: list[str]) -> None:
+def start_periods(
+    _results,
+    run_id: int,
+    levels: list[list[str]],
+    started_at: str,
+    days: list[str],
+    period_reps: dict[str, list[int]] | None = None,
+) -> None:
     """The period chunks, once every daily chunk is done: a level at a time (the months side by
-    side, then the quarters summed from them, then the years), then `finish_run`."""
+    side, then the quarters summed from them, then the years), then `finish_run`.
+    `period_reps`: the periods rebuilt only for some reps' slices (Plan.period_reps)."""
     if not levels:
         finish_run(run_id, started_at, days)
         return
     if len(levels) > 1:
-        body = start_periods.s(run_id, levels[1:], started_at, days)
+        body = start_periods.s(run_id, levels[1:], started_at, days, period_reps)
     else:
         body = finish_run.si(run_id, started_at, days)
-    chord(rollup_period_chunk.si(run_id, period) for period in levels[0])(
+    only = period_reps or {}
+    chord(rollup_period_chunk.si(run_id, period, only.get(period)) for period in levels[0])(
         body.on_error(fail_run.s(run_id=run_id))
     )
 
@@ -121,7 +130,8 @@ def _dispatch(kind: str, days: list[date]) -> int | None:
     if not days:
         return None
     started = timezone.now()
-    plan = jobs.plan_for_days(days)
+    # An incremental run rebuilds only what the marks name (one rep's rows when one rep saved).
+    plan = jobs.plan_for_days(days, jobs.marked_reps(days) if kind == MetricRun.Kind.INCREMENTAL else None)
     run = jobs.run_start(kind=kind, plan=plan)
     header = group(
         rollup_days_chunk.si(run.pk, first.isoformat(), last.isoformat(), reps)
@@ -132,6 +142,7 @@ def _dispatch(kind: str, days: list[date]) -> int | None:
         [[str(period) for period in level] for level in rollup.period_levels(plan.periods)],
         started.isoformat(),
         [day.isoformat() for day in days],
+        {str(period): reps for period, reps in plan.period_reps.items()},
     ).on_error(fail_run.s(run_id=run.pk))
     try:
         chord(header)(body)

@@ -133,7 +133,11 @@ class MetricRowSerializer(serializers.Serializer):
     selling_minutes = serializers.IntegerField()
     deals_opened = serializers.IntegerField()
     pipeline_created = MoneyField()
-    computed_at = serializers.DateTimeField()
+    computed_at = serializers.DateTimeField(
+        help_text=_(
+            "When the engine last changed this row's figures (a run that finds them unchanged keeps it)."
+        )
+    )
 
 
 class GroupMetricRowSerializer(MetricRowSerializer):

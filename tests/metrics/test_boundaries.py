@@ -202,9 +202,19 @@ class FormulaTests:
         assert _db(formulas.ratio(_n(5), _n(5))) == 1.0
         assert _db(formulas.ratio(_n(5), _n(0))) is None
         assert _db(formulas.ratio(_n(0), _n(0))) is None
-        assert rollup.ratio(0, 5) == 0.0
-        assert rollup.ratio(5, 0) is None
-        assert rollup.ratio(Decimal("1"), Decimal("4")) == 0.25
+
+    def test_conversion_is_the_next_stage_over_this_one(self):
+        assert _db(formulas.conversion(_n(3), _n(4))) == 0.75
+        assert _db(formulas.conversion(_n(4), _n(4))) == 1.0  # every deal went on
+        assert _db(formulas.conversion(_n(0), _n(4))) == 0.0  # none did: 0, not undefined
+        assert _db(formulas.conversion(_n(0), _n(0))) is None  # none reached the stage
+        assert _db(formulas.conversion(Value(None, output_field=IntegerField()), _n(4))) is None  # last
+
+    def test_leakage_is_what_conversion_leaves(self):
+        assert _db(formulas.leakage(formulas.conversion(_n(3), _n(4)))) == 0.25
+        assert _db(formulas.leakage(formulas.conversion(_n(4), _n(4)))) == 0.0
+        assert _db(formulas.leakage(formulas.conversion(_n(0), _n(4)))) == 1.0
+        assert _db(formulas.leakage(formulas.conversion(_n(0), _n(0)))) is None
 
 
 class UndefinedShownAsDashTests:

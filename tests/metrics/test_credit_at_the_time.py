@@ -1,7 +1,7 @@
 """Credit at the time: a rep's move to another team from a day changes only the periods from that
 day on (PRODUCT.md, "Credit at the time"), in the engine, the leaderboard, admin and the API."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -10,9 +10,9 @@ from django.test import Client
 from django.utils import timezone
 
 from activities import services
-from activities.models import Rep, RepAssignment, Stage, Team
+from activities.models import ActivityType, Rep, RepAssignment, Stage, Team, Territory
 from leaderboards.selectors import leaderboard_for
-from metrics import jobs
+from metrics import jobs, rollup
 from metrics.models import ChangedDay, MetricRun, PeriodMetric
 from metrics.periods import Period, PeriodKind
 from tests.metrics.datagen import make_dataset
@@ -110,6 +110,73 @@ def test_after_a_move_an_incremental_run_equals_a_full_backfill(db):
     incremental = _rows_of(_periods(start, end))
     _backfill()
     assert _rows_of(_periods(start, end)) == incremental
+
+
+def _all_rows_with_stamps() -> dict:
+    """Every period row with its id and computed_at: a row rewritten (even to the same figures)
+    would show here."""
+    return {
+        model.__name__: sorted(model.objects.values_list(*[f.attname for f in model._meta.concrete_fields]))
+        for model in SUMMARY_MODELS
+        if hasattr(model, "period_start") and model.__name__ != "PeriodActivityImpact"
+    }
+
+
+def test_one_reps_saves_rebuild_only_their_slices_and_equal_a_full_backfill(db):
+    """An activity saved before a rep's move and a deal won after it: the incremental run, as the
+    Celery task plans it, rebuilds that rep's daily rows and only the period rows of that rep,
+    both of their teams, territories and the company; every other row is left alone (not even
+    rewritten), and the tables equal a full backfill."""
+    start, end, rep, other = _mover()
+    old_team = rep.team
+    moved_on = start + timedelta(days=100)
+    services.rep_move(rep=rep, team=other, from_day=moved_on)
+    _run_marked()
+    assert not ChangedDay.objects.exists()
+    untouched_rep = Rep.objects.exclude(pk=rep.pk).exclude(team__in=[old_team, other]).order_by("id").first()
+    stamps_before = _all_rows_with_stamps()
+
+    call = ActivityType.objects.order_by("id").first()
+    before_move = timezone.make_aware(datetime.combine(moved_on - timedelta(days=9), time(11)))
+    services.activity_log(rep=rep, type=call, occurred_at=before_move, duration_minutes=47)
+    deal = services.deal_open(
+        owner=rep, name="After the move", amount=Decimal("4321.09"), opened_on=moved_on + timedelta(days=3)
+    )
+    won = Stage.objects.get(name="Won")
+    services.deal_move_stage(deal=deal, to_stage=won, by=None, closed_on=moved_on + timedelta(days=20))
+    days = jobs.days_to_refresh(include_yesterday=False)
+    reps = jobs.marked_reps(days)
+    assert reps and all(ids == [rep.pk] for ids in reps.values()) and set(reps) == set(days)
+    plan = jobs.plan_for_days(days, reps)
+    assert set(plan.period_reps) == set(plan.periods) and all(c[2] == [rep.pk] for c in plan.day_chunks)
+    assert {old_team.pk, other.pk} <= set(rollup.slices_of_reps(plan.periods[-1], [rep.pk]).teams)
+
+    jobs.run_sync(kind=MetricRun.Kind.INCREMENTAL, days=days, clear_marks=True, reps=reps)
+    assert not ChangedDay.objects.exists()
+    after = _all_rows_with_stamps()
+    for name, rows in after.items():
+        # An untouched rep's rows are the very rows from before (same ids, same computed_at).
+        of_other = [r for r in rows if r[1:3] == ("rep", untouched_rep.pk)]
+        assert of_other and of_other == [
+            r for r in stamps_before[name] if r[1:3] == ("rep", untouched_rep.pk)
+        ], name
+    changed = {r[1:5] for name in after for r in set(after[name]) - set(stamps_before[name])}
+    assert ("rep", rep.pk) in {c[:2] for c in changed} and ("team", old_team.pk) in {c[:2] for c in changed}
+    assert ("team", other.pk) in {c[:2] for c in changed} and ("company", 0) in {c[:2] for c in changed}
+    assert {c[:2] for c in changed} <= {
+        ("rep", rep.pk),
+        ("team", old_team.pk),
+        ("team", other.pk),
+        ("company", 0),
+        *(("territory", t) for t in Territory.objects.values_list("pk", flat=True)),
+    }
+    incremental = _rows_of(_periods(start, end))
+    daily = _daily_rows_before(end + timedelta(days=400))
+    _backfill()
+    assert _rows_of(_periods(start, end)) == incremental
+    assert _daily_rows_before(end + timedelta(days=400)) == daily
+    for period in _periods(start, end):
+        assert_matches_oracle(period)
 
 
 def test_team_revenue_is_split_at_the_day_of_the_move(db):

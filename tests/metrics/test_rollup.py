@@ -237,8 +237,8 @@ def test_a_chunk_failing_midway_leaves_no_partial_rows_and_the_rerun_completes(d
     real_funnel = rollup._rollup_funnel
     calls = []
 
-    def crash_after_metrics(period):
-        # By now this period's metric rows were deleted and re-inserted in the chunk's transaction.
+    def crash_after_metrics(period, *args):
+        # By now this period's metric rows were rewritten in the chunk's transaction.
         assert PeriodMetric.objects.filter(period_kind=period.kind, period_start=period.start).exists()
         calls.append(period)
         raise RuntimeError("worker lost")

@@ -122,3 +122,47 @@ def test_the_nightly_task_through_the_broker_fills_the_summary_tables(worker):
     assert stored.revenue == company["revenue"]
     assert stored.activity_minutes == company["activity_minutes"]
     assert stored.deals_won == company["deals_won"]
+
+
+def _run_to_end(run_id: int) -> MetricRun:
+    deadline = time.monotonic() + 180
+    run = MetricRun.objects.get(pk=run_id)
+    while run.status == MetricRun.Status.RUNNING and time.monotonic() < deadline:
+        time.sleep(0.2)
+        run.refresh_from_db()
+    return run
+
+
+def test_one_reps_save_runs_through_the_worker_for_that_rep_only_and_equals_a_full_backfill(worker):
+    """The incremental task as a worker runs it after one rep's save: the daily chunk and each
+    period chunk carry the rep (Plan.period_reps through start_periods), and the tables equal a
+    backfill computed in this process."""
+    from activities import services
+    from activities.models import ActivityType, Rep
+    from metrics import jobs, tasks
+    from metrics.models import ChangedDay
+    from tests.metrics.test_rollup import SUMMARY_MODELS, _dump
+
+    today = timezone.localdate()
+    start = Period.containing(today, PeriodKind.MONTH).previous().start
+    make_dataset(seed=22, reps=10, teams=2, start=start, end=today, deals=120, activities=800, tz="UTC")
+    jobs.run_sync(kind=MetricRun.Kind.BACKFILL, days=jobs.all_days(), clear_marks=True)
+    rep = Rep.objects.order_by("id").first()
+    # The save's own on-commit dispatch goes to this process's broker; the test sends the task.
+    jobs.changes_committed.disconnect(dispatch_uid="metrics.enqueue_incremental")
+    try:
+        services.activity_log(rep=rep, type=ActivityType.objects.order_by("id").first(), duration_minutes=61)
+    finally:
+        jobs.changes_committed.connect(tasks.enqueue_incremental, dispatch_uid="metrics.enqueue_incremental")
+    assert set(ChangedDay.objects.values_list("only_rep", flat=True)) == {rep.pk}
+
+    run = _run_to_end(worker.send_task("metrics.run_incremental").get(timeout=120))
+    assert run.status == MetricRun.Status.SUCCEEDED, run.error
+    # One daily chunk of that rep's day, then its month, quarter and year.
+    assert run.kind == MetricRun.Kind.INCREMENTAL and run.chunks_done == run.chunks_total == 4
+    assert not ChangedDay.objects.exists()
+    incremental = _dump()
+    for model in SUMMARY_MODELS:
+        model.objects.all().delete()
+    jobs.run_sync(kind=MetricRun.Kind.BACKFILL, days=jobs.all_days(), clear_marks=True)
+    assert _dump() == incremental
