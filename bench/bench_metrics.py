@@ -1582,7 +1582,11 @@ def hand_run(*, first_day: date, last_day: date, periods, timings: dict | None =
     days = day_params(first_day, last_day)
     with transaction.atomic(), connection.cursor() as cur:
         # The session settings of the engine's chunks (metrics.rollup._tune_session).
-        cur.execute("SELECT set_config('work_mem', %s, true), set_config('jit', 'off', true)", [WORK_MEM])
+        cur.execute(
+            "SELECT set_config('work_mem', %s, true), set_config('jit', 'off', true), "
+            "set_config('enable_mergejoin', 'off', true)",
+            [WORK_MEM],
+        )
         for table in DAILY_TABLES:
             run(
                 cur,
