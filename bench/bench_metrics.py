@@ -1806,9 +1806,11 @@ def query_label(sql: str) -> str:
     staged = re.search(r'INSERT INTO "staging_metrics_(\w+)"', sql)
     if staged:
         return f"{staged.group(1)}: computed into staging (INSERT … SELECT, every scope)"
-    merged = re.match(r'(DELETE FROM|INSERT INTO) "metrics_(\w+)".*"staging_', sql, re.S)
+    merged = re.match(r'(DELETE FROM|INSERT INTO|UPDATE) "metrics_(\w+)".*"staging_', sql, re.S)
     if merged:
-        verb = "delete changed rows" if merged.group(1) == "DELETE FROM" else "insert changed rows"
+        verb = {"UPDATE": "update changed rows", "DELETE FROM": "delete vanished rows"}.get(
+            merged.group(1), "insert new rows"
+        )
         return f"{merged.group(2)}: merge, {verb}"
     if "staging_metrics_" in sql or "set_config(" in sql:
         return "staging tables and session settings"
