@@ -58,7 +58,19 @@
   var config = {
     responsive: true,
     displaylogo: false,
-    modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d", "toggleSpikelines"],
+    // The app works offline and never sends data out: no "Share chart…" (it uploads the chart to
+    // Plotly's cloud) and no Chart Studio link; the PNG download stays.
+    showSendToCloud: false,
+    showEditInChartStudio: false,
+    showLink: false,
+    modeBarButtonsToRemove: [
+      "select2d",
+      "lasso2d",
+      "autoScale2d",
+      "toggleSpikelines",
+      "sendDataToCloud",
+      "editInChartStudio",
+    ],
     toImageButtonOptions: { format: "png", filename: data.filename, scale: 2 },
   };
 

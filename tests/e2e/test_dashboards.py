@@ -73,6 +73,10 @@ def test_a_manager_reads_the_team_dashboard_and_drills_down(page, quarter_of_dat
     revenue = page.locator('[data-tile="revenue"] .tile-value')
     assert revenue.get_attribute("data-value") not in ("", "0", "0.00")
     expect(page.locator(".modebar-btn[data-title='Download plot as a PNG']").first).to_be_attached()
+    # Offline: no toolbar button sends a chart to Plotly's cloud or Chart Studio.
+    titles = page.locator(".modebar-btn").evaluate_all("els => els.map(e => e.dataset.title || '')")
+    assert "Download plot as a PNG" in titles
+    assert not [t for t in titles if "Share" in t or "Chart Studio" in t or "cloud" in t.lower()], titles
     shot(page, "team-quarter")
 
     # The rep table is sortable; its first rep leads to the rep's dashboard for the same period.
