@@ -309,6 +309,33 @@ PODIUM = 3  # how many best and worst performers the page shows
 
 
 @dataclass(frozen=True)
+class Standing:
+    """Where one rep stands on a board: their row, how many reps rank, and the row just ahead."""
+
+    row: LeaderboardRow
+    total: int
+    ahead: LeaderboardRow | None  # the nearest rep ranked strictly higher; None at the top
+
+    @property
+    def gap(self) -> Decimal | int | float | None:
+        """How much more the rep needs to draw level with the rep just ahead (None at the top)."""
+        if self.ahead is None or self.ahead.value is None or self.row.value is None:
+            return None
+        return self.ahead.value - self.row.value
+
+
+def standing_of(board: Leaderboard | None, rep_id: int | None) -> Standing | None:
+    """The Standing of rep `rep_id` on `board`, None when they are not on it."""
+    if board is None or rep_id is None:
+        return None
+    for position, row in enumerate(board.rows):
+        if row.rep_id == rep_id:
+            ahead = next((other for other in reversed(board.rows[:position]) if other.rank < row.rank), None)
+            return Standing(row=row, total=len(board.rows), ahead=ahead)
+    return None
+
+
+@dataclass(frozen=True)
 class Leaderboard:
     """Everything a leaderboard page, its TV mode and its exports show."""
 

@@ -19,7 +19,16 @@ from metrics.selectors import ScopeNotFound, one_computed_state
 from salestrack import spreadsheets
 
 from .forms import LeaderboardQueryForm, TvQueryForm
-from .selectors import BADGES, COUNT, FRACTION, MONEY, Leaderboard, UnknownMetric, leaderboard_page_for
+from .selectors import (
+    BADGES,
+    COUNT,
+    FRACTION,
+    MONEY,
+    Leaderboard,
+    UnknownMetric,
+    leaderboard_page_for,
+    standing_of,
+)
 
 EXPORT_FORMATS = ("csv", "xlsx")
 # A company of a thousand reps: the page lists the top PAGE_ROWS (and the viewer's own row
@@ -41,14 +50,13 @@ def _board(request, form: LeaderboardQueryForm) -> Leaderboard | None:
         return None
 
 
-def _shown_rows(board: Leaderboard | None, viewer, limit: int | None) -> tuple[list, int | None]:
-    """The rows a page lists: the first `limit` (all if None), and the viewer's own row after them
-    if it is further down (its rep id is returned too, to mark it)."""
+def _shown_rows(board: Leaderboard | None, own, limit: int | None) -> tuple[list, int | None]:
+    """The rows a page lists: the first `limit` (all if None), and the viewer's own row (`own`,
+    their Rep or None) after them if it is further down (its rep id is returned too)."""
     if board is None:
         return [], None
     if limit is None or len(board.rows) <= limit:
         return board.rows, None
-    own = access.rep_of(viewer)
     rows = board.rows[:limit]
     pinned = [row for row in board.rows[limit:] if own is not None and row.rep_id == own.pk]
     return rows + pinned, (own.pk if pinned else None)
@@ -58,7 +66,8 @@ def _context(request, form, board, *, tv: bool = False) -> dict:
     limit = TV_ROWS if tv else PAGE_ROWS
     query = request.GET.copy()
     show_all = query.pop("all", None) == ["1"]
-    rows, pinned_rep_id = _shown_rows(board, request.user, None if show_all else limit)
+    own = access.rep_of(request.user)
+    rows, pinned_rep_id = _shown_rows(board, own, None if show_all else limit)
     all_query = query.copy()
     all_query["all"] = "1"
     query = query.urlencode()
@@ -67,6 +76,9 @@ def _context(request, form, board, *, tv: bool = False) -> dict:
         "board": board,
         "rows": rows,
         "pinned_rep_id": pinned_rep_id,
+        # The viewer's own row is marked wherever it is, and the page says where they stand.
+        "own_rep_id": own.pk if own is not None else None,
+        "standing": None if tv else standing_of(board, own.pk if own is not None else None),
         "rows_hidden": (len(board.rows) - len(rows)) if board else 0,
         "all_query": f"?{all_query.urlencode()}",
         "errors": form.error_list() if board is None else [],

@@ -57,6 +57,29 @@ def value_cell(row, kind: str) -> str:
     return _("%(value)s %%") % {"value": template.defaultfilters.floatformat(row.percent, 1)}
 
 
+def _amount(value, kind: str) -> str:
+    if kind == "money":
+        return money(value)
+    if kind == "count":
+        return intcomma(value)
+    # Translators: a difference of percentages, e.g. "4.5 points" (already formatted).
+    return _("%(value)s points") % {"value": template.defaultfilters.floatformat(float(value) * 100, 1)}
+
+
+@register.simple_tag
+def standing_line(standing, kind: str) -> str:
+    """ "You are #4 of 24 — 1,200.00 USD to #3" (the viewer's place, and what the next place takes)."""
+    where = _("You are #%(rank)s of %(total)s") % {"rank": standing.row.rank, "total": standing.total}
+    if standing.gap is None:
+        return where
+    # Translators: "You are #4 of 24" — "1,200.00 USD" to "#3".
+    return _("%(where)s — %(gap)s to #%(rank)s") % {
+        "where": where,
+        "gap": _amount(standing.gap, kind),
+        "rank": standing.ahead.rank,
+    }
+
+
 @register.simple_tag
 def movement_cell(row) -> str:
     """▲ 3 / ▼ 2 / – / new, with the words for screen readers."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html as html_lib
 import re
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.test import Client
@@ -16,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from activities.models import ActivityType, Rep
+from activities.templatetags.salestrack import money
 from leaderboards.selectors import METRICS, activity_metric_name
 from metrics.models import PeriodActivityMix, PeriodMetric, Scope
 from metrics.periods import Period, PeriodKind
@@ -368,7 +370,7 @@ class TvModeTests:
 
 # --- query budget -----------------------------------------------------------------------------------
 
-BUDGET = 16  # the board, its scope and metric pickers, and the freshness note (two queries)
+BUDGET = 17  # the board, its scope and metric pickers, the freshness note (two), the viewer's own rep
 
 
 def _add_reps(team, count: int, days) -> None:
@@ -448,3 +450,33 @@ def test_the_tv_lists_what_fits_a_screen(board, monkeypatch):
     monkeypatch.setattr(views, "TV_ROWS", 3)
     response = get(board.cast.rep_a1.user, url=TV_URL, metric="revenue", period=board.this, scope="company")
     assert response.content.decode().count('<td class="num rank">') == 3
+
+
+def test_a_rep_sees_their_own_row_marked_and_what_the_next_place_takes(board):
+    """The viewer's row is marked wherever it is (not only when pinned below the top), and the page
+    says "You are #k of n — <gap> to #j", the gap being the next higher rank's value minus theirs."""
+    params = {"metric": "revenue", "period": board.this, "scope": "company"}
+    everyone = page_rows(get(board.cast.admin, **params, all="1"))
+    response = get(board.cy.user, **params)
+    html = response.content.decode()
+    mine = next(row for row in everyone if row["rep_id"] == board.cy.pk)
+    assert re.search(rf'<tr data-rep-id="{board.cy.pk}" class="[^"]*\bown\b[^"]*" aria-current="true"', html)
+    assert html.count('aria-current="true"') == 1
+    ahead = max((row for row in everyone if row["rank"] < mine["rank"]), key=lambda row: row["rank"])
+    gap = Decimal(ahead["value"]) - Decimal(mine["value"])
+    standing = response.context["standing"]
+    assert (standing.row.rank, standing.total, standing.ahead.rank) == (
+        mine["rank"],
+        len(everyone),
+        ahead["rank"],
+    )
+    assert standing.gap == gap > 0
+    line = html_lib.unescape(re.search(r'data-testid="standing"[^>]*>(.*?)</p>', html, re.S)[1])
+    expected = f"You are #{mine['rank']} of {len(everyone)} — {money(gap)} to #{ahead['rank']}"
+    assert " ".join(line.split()) == " ".join(expected.split())
+
+    # The top rep is told their place only; an admin, on no board, gets no line.
+    top = get(Rep.objects.get(pk=everyone[0]["rep_id"]).user, **params)
+    assert top.context["standing"].gap is None
+    assert 'data-testid="standing"' in top.content.decode() and " to #" not in text_of(top)
+    assert get(board.cast.admin, **params).context["standing"] is None
