@@ -1577,16 +1577,11 @@ def hand_run(*, first_day: date, last_day: date, periods, timings: dict | None =
         if timings is not None:
             timings[label] = timings.get(label, 0.0) + time.perf_counter() - started
 
-    from metrics.rollup import WORK_MEM
+    from metrics.rollup import tune_session
 
     days = day_params(first_day, last_day)
     with transaction.atomic(), connection.cursor() as cur:
-        # The session settings of the engine's chunks (metrics.rollup._tune_session).
-        cur.execute(
-            "SELECT set_config('work_mem', %s, true), set_config('jit', 'off', true), "
-            "set_config('enable_mergejoin', 'off', true)",
-            [WORK_MEM],
-        )
+        tune_session()  # the session settings of the engine's chunks
         for table in DAILY_TABLES:
             run(
                 cur,

@@ -102,7 +102,7 @@ def rollup_days(*, first_day: date, last_day: date, rep_ids: Iterable[int] | Non
     """Rebuild the daily tables for the days first_day..last_day (and only those reps)."""
     rep_ids = list(rep_ids) if rep_ids is not None else None
     with transaction.atomic():
-        _tune_session()
+        tune_session()
         written = _rollup_activity_days(first_day, last_day, rep_ids)
         written += _rollup_deal_days(first_day, last_day, rep_ids)
         written += _rollup_reach_days(first_day, last_day, rep_ids)
@@ -199,7 +199,7 @@ def rollup_period(period: Period, rep_ids: Iterable[int] | None = None) -> int:
     """
     now = timezone.now()
     with transaction.atomic():
-        _tune_session()
+        tune_session()
         stages = funnel_stages()
         open_ids = [stage.pk for stage in stages if stage.kind == Stage.Kind.OPEN]
         only = None if rep_ids is None else slices_of_reps(period, list(rep_ids))
@@ -247,6 +247,15 @@ class Slices:
                 params += ids
         return "(" + " OR ".join(parts) + ")", params
 
+    def q(self) -> Q:
+        """The same slices as a filter on a period table's queryset."""
+        return (
+            Q(scope=Scope.COMPANY)
+            | Q(scope=Scope.REP, scope_id__in=self.reps)
+            | Q(scope=Scope.TEAM, scope_id__in=self.teams)
+            | Q(scope=Scope.TERRITORY, scope_id__in=self.territories)
+        )
+
 
 def slices_of_reps(period: Period, rep_ids: list[int]) -> Slices:
     """The Slices of `period` that a change of these reps' rows touches (one query)."""
@@ -275,7 +284,7 @@ def _only(only: Slices | None, alias: str) -> tuple[str, list]:
     return f" WHERE {sql}", params
 
 
-def _tune_session() -> None:
+def tune_session() -> None:
     """Inside a chunk's transaction on PostgreSQL (set_config(…, true) ends with it): room for
     its sorts and hashes in memory (the default 4 MB sends a month's activities and a year's
     product rows to disk); no JIT compilation, which these statements' cost estimates trigger
@@ -870,11 +879,7 @@ def _rollup_impact(period: Period, only: Slices | None) -> int:
         kept = {(Scope.COMPANY, 0), *((Scope.TEAM, i) for i in only.teams)}
         kept |= {(Scope.TERRITORY, i) for i in only.territories}
         groups = [group for group in groups if group[:2] in kept]
-        stale = stale.filter(
-            Q(scope=Scope.COMPANY)
-            | Q(scope=Scope.TEAM, scope_id__in=only.teams)
-            | Q(scope=Scope.TERRITORY, scope_id__in=only.territories)
-        )
+        stale = stale.filter(only.q())
     stale.delete()
     rows = []
     for scope, scope_id, of_scope in groups:

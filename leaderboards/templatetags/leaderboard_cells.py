@@ -44,26 +44,25 @@ def rep_cell(row, board, link: bool = True) -> str:
     return format_html("{}{}", name, badges)
 
 
-@register.simple_tag
-def value_cell(row, kind: str) -> str:
-    """The value as money, a count or a percentage; "—" when undefined."""
-    if kind == "money":
-        return money(row.value)
-    if kind == "count":
-        return intcomma(row.value)
-    if row.value is None:
-        return EMPTY
-    # Translators: a percentage, e.g. "33.3 %" (%(value)s is already formatted for the language).
-    return _("%(value)s %%") % {"value": template.defaultfilters.floatformat(row.percent, 1)}
-
-
 def _amount(value, kind: str) -> str:
+    """An amount in the metric's unit: money, a count, or (a fraction) percentage points."""
     if kind == "money":
         return money(value)
     if kind == "count":
         return intcomma(value)
     # Translators: a difference of percentages, e.g. "4.5 points" (already formatted).
     return _("%(value)s points") % {"value": template.defaultfilters.floatformat(float(value) * 100, 1)}
+
+
+@register.simple_tag
+def value_cell(row, kind: str) -> str:
+    """The value as money, a count or a percentage; "—" when undefined."""
+    if kind in ("money", "count"):
+        return _amount(row.value, kind)
+    if row.value is None:
+        return EMPTY
+    # Translators: a percentage, e.g. "33.3 %" (%(value)s is already formatted for the language).
+    return _("%(value)s %%") % {"value": template.defaultfilters.floatformat(row.percent, 1)}
 
 
 @register.simple_tag
