@@ -33,6 +33,25 @@
     update();
   });
 
+  // The compact menu of a phone: closed until its button opens it, and closed again by Escape.
+  document.querySelectorAll("[data-menu-toggle]").forEach(function (button) {
+    var small = window.matchMedia("(max-width: 759px)");
+    function set(open) {
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+    }
+    set(!small.matches);
+    small.addEventListener("change", function () { set(!small.matches); });
+    button.addEventListener("click", function () {
+      set(button.getAttribute("aria-expanded") !== "true");
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && small.matches && button.getAttribute("aria-expanded") === "true") {
+        set(false);
+        button.focus();
+      }
+    });
+  });
+
   // The language switcher applies the choice at once.
   document.querySelectorAll("form[data-autosubmit] select").forEach(function (select) {
     select.addEventListener("change", function () {

@@ -279,9 +279,8 @@ def test_the_log_form_fits_a_phone_screen_without_sideways_scrolling(page, cast)
         amount=Decimal("1000"),
         account=AccountFactory(name="An account whose name is also longer than usual"),
     )
-    page.set_viewport_size({"width": 390, "height": 844})
-
     _sign_in_home(page, "rep_a1")
+    page.set_viewport_size({"width": 390, "height": 844})
     quick_log = page.locator("form", has=page.get_by_role("button", name="Log activity"))
     expect(quick_log).to_be_visible()
     expect(quick_log.get_by_label("Type")).to_be_in_viewport()
