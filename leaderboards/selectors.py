@@ -105,6 +105,9 @@ class LeaderboardRow:
     value: Decimal | int | float
     movement: int | None  # previous rank - this rank: positive = moved up; None = not ranked before
     badges: tuple[str, ...] = ()  # codes of BADGES, in that order
+    # Nothing in this span nor the one before (zero or no value in both): such a rep has no
+    # movement (a tie at zero moving "up 15" means nothing) and is never "needs a push".
+    idle: bool = False
 
     @property
     def percent(self) -> float | None:
@@ -271,19 +274,29 @@ def _rows(chosen: LeaderboardMetric, span: Span, members) -> list[LeaderboardRow
         .values_list("rank", "rep_ref", "rep_name", "team_ref", "team_name", "value")
     )
     current = list(current)
-    previous = dict(_ranked(chosen, span.previous(), members).values_list("rep_ref", "rank"))
-    return [
-        LeaderboardRow(
-            rank=rank,
-            rep_id=rep_id,
-            rep=rep_name,
-            team_id=team_id,
-            team=team_name,
-            value=_typed(chosen, value),
-            movement=previous[rep_id] - rank if rep_id in previous else None,
+    previous = {
+        rep_id: (rank, value)
+        for rep_id, rank, value in _ranked(chosen, span.previous(), members).values_list(
+            "rep_ref", "rank", "value"
         )
-        for rank, rep_id, rep_name, team_id, team_name, value in current
-    ]
+    }
+    rows = []
+    for rank, rep_id, rep_name, team_id, team_name, value in current:
+        before_rank, before_value = previous.get(rep_id, (None, None))
+        idle = not value and not before_value
+        rows.append(
+            LeaderboardRow(
+                rank=rank,
+                rep_id=rep_id,
+                rep=rep_name,
+                team_id=team_id,
+                team=team_name,
+                value=_typed(chosen, value),
+                movement=None if idle or before_rank is None else before_rank - rank,
+                idle=idle,
+            )
+        )
+    return rows
 
 
 def _typed(metric: LeaderboardMetric, value):
@@ -366,8 +379,10 @@ class Leaderboard:
 
     @property
     def worst(self) -> list[LeaderboardRow]:
-        """The last PODIUM rows, worst last, leaving out those already among the best."""
-        return self.rows[max(PODIUM, len(self.rows) - PODIUM) :]
+        """The last PODIUM rows with something in this span or the one before, worst last,
+        leaving out those already among the best. Reps with nothing in either are not picked:
+        among ties at zero, whom to name would be chance."""
+        return [row for row in self.rows[PODIUM:] if not row.idle][-PODIUM:]
 
     @property
     def badge_holders(self) -> list[tuple[str, str, list[LeaderboardRow]]]:

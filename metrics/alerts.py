@@ -8,20 +8,25 @@ reps or teams.
 
 The choices the metric contract leaves open:
 
-- **Behind pace**: active reps with an attainment in the month containing `today`
-  (so a quota > 0) whose pace = attainment ÷ (days of the month elapsed up to and
-  including today ÷ days of the month) is below 100 %. Worst pace first. "high"
-  severity below 50 %.
-- **Inactive**: the window is the N working days (Monday to Friday,
-  N = settings.SALESTRACK_INACTIVE_WORKING_DAYS) *ending yesterday*: today is still
-  under way, so a rep who has not logged anything yet at 9:00 is not flagged. A rep is
-  inactive when no RepDayActivity row falls between the window's first day and today
-  (an activity on a weekend inside the window counts). Reps hired on or after the
-  window's first day are skipped, and so are reps not marked active. "high" severity when
-  nothing was logged in twice the window (or ever). No activity ever logged first,
-  then the oldest last activity.
-- **Leakage**: per team, the stage of the month's funnel (cohort = deals opened in the
-  month) with the highest leakage among stages that at least LEAKAGE_MIN_REACHED deals
+- **The period**: the calendar period the page shows (a month, quarter or year), or for
+  another span (a week, a day, a range) the month it ends in, capped at today's month;
+  the digest, with no span, the month containing `today`.
+- **Behind pace**: active reps with an attainment in the period (so a quota > 0) whose
+  pace = attainment ÷ (days of the period elapsed up to and including today ÷ days of
+  the period) is below 100 %. None in the period's first SALESTRACK_PACE_GRACE_DAYS days
+  (one early win reads 200 %, a slow first day 0 %), none for a period not begun; for a
+  period that is over, the reps who ended it below quota (pace = attainment). Worst pace
+  first. "high" severity below 50 %.
+- **Inactive**: about now, so only while the period is under way. The window is the N
+  working days (Monday to Friday, N = settings.SALESTRACK_INACTIVE_WORKING_DAYS) *ending
+  yesterday*: today is still under way, so a rep who has not logged anything yet at 9:00
+  is not flagged. A rep is inactive when no RepDayActivity row falls between the
+  window's first day and today (an activity on a weekend inside the window counts). Reps
+  hired on or after the window's first day are skipped, and so are reps not marked
+  active. "high" severity when nothing was logged in twice the window (or ever). No
+  activity ever logged first, then the oldest last activity.
+- **Leakage**: per team, the stage of the period's funnel (cohort = deals opened in the
+  period) with the highest leakage among stages that at least LEAKAGE_MIN_REACHED deals
   reached, so a handful of deals does not raise an alarm. A team is reported when that
   leakage is at least LEAKAGE_THRESHOLD (50 %); at most LEAKAGE_MAX_TEAMS teams, worst
   first. "high" severity from 80 %. Early in a month the cohort is young and its deals
@@ -133,10 +138,26 @@ class Alerts(list):
         return {kind: self.totals.get(kind, 0) - shown[kind] for kind in KINDS}
 
 
+def alert_period(span: Span | None, today: date) -> Period:
+    """The calendar period alerts are about: the span's own, else the month it ends in (no
+    later than today's); without a span, the month containing `today`."""
+    if span is None:
+        return Period.containing(today, PeriodKind.MONTH)
+    if span.period is not None:
+        return span.period
+    return Period.containing(min(span.last, today), PeriodKind.MONTH)
+
+
 def alerts_for(
-    *, reps: QuerySet[Rep], teams: QuerySet[Team], today: date | None = None, limit: int | None = None
+    *,
+    reps: QuerySet[Rep],
+    teams: QuerySet[Team],
+    today: date | None = None,
+    limit: int | None = None,
+    span: Span | None = None,
 ) -> Alerts:
-    """The alerts about these reps and teams on `today` (default: today in TIME_ZONE).
+    """The alerts about these reps and teams on `today` (default: today in TIME_ZONE), over
+    the period of `span` (alert_period).
 
     Ordered by kind (behind pace, inactive, leakage), then worst first. With `limit`, only
     the worst `limit` of each kind are built (a company dashboard of a thousand reps shows
@@ -144,10 +165,13 @@ def alerts_for(
     of queries does not depend on the data.
     """
     today = today or timezone.localdate()
-    month = Period.containing(today, PeriodKind.MONTH)
-    behind, behind_total = _behind_pace(reps, month, today, limit)
-    inactive, inactive_total = _inactive(reps, today, limit)
-    leaks = _leakage(teams, month)
+    period = alert_period(span, today)
+    behind, behind_total = _behind_pace(reps, period, today, limit)
+    if period.start <= today <= period.last_day:
+        inactive, inactive_total = _inactive(reps, today, limit)
+    else:
+        inactive, inactive_total = [], 0
+    leaks = _leakage(teams, period)
     totals = {BEHIND_PACE: behind_total, INACTIVE: inactive_total, LEAKAGE: len(leaks)}
     return Alerts([*behind, *inactive, *leaks], totals)
 
@@ -161,41 +185,59 @@ def _limited(rows: QuerySet, order: list, limit: int | None) -> tuple[QuerySet |
     return ordered[:limit], rows.count()
 
 
+def in_pace_grace(period: Period, today: date) -> bool:
+    """Whether `today` lies in the period's first SALESTRACK_PACE_GRACE_DAYS days (or before
+    it): too early for anyone to be called behind pace."""
+    return (today - period.start).days < settings.SALESTRACK_PACE_GRACE_DAYS
+
+
 def _behind_pace(
-    reps: QuerySet[Rep], month: Period, today: date, limit: int | None
+    reps: QuerySet[Rep], period: Period, today: date, limit: int | None
 ) -> tuple[list[Alert], int]:
-    share = Span.of_period(month).elapsed_share(today)
+    if in_pace_grace(period, today):
+        return [], 0
+    share = Span.of_period(period).elapsed_share(today)
+    over = share >= 1
     attainment = PeriodMetric.objects.filter(
         scope=Scope.REP,
         scope_id=OuterRef("pk"),
-        period_kind=month.kind,
-        period_start=month.start,
+        period_kind=period.kind,
+        period_start=period.start,
     ).values("attainment")[:1]
     rows = (
         reps.filter(is_active=True)
-        .annotate(month_attainment=Subquery(attainment))
-        .filter(month_attainment__isnull=False, month_attainment__lt=share)
+        .annotate(period_attainment=Subquery(attainment))
+        .filter(period_attainment__isnull=False, period_attainment__lt=share)
         .select_related("user")
     )
-    rows, total = _limited(rows, ["month_attainment"], limit)
+    rows, total = _limited(rows, ["period_attainment"], limit)
+    label = Span.of_period(period).label
     alerts = []
     for rep in rows:
-        pace = formulas.pace(rep.month_attainment, share)
+        pace = formulas.pace(rep.period_attainment, share)
+        values = {
+            "rep": rep.name,
+            "attainment": percent(rep.period_attainment),
+            "elapsed": percent(share),
+            "pace": percent(pace),
+            "period": label,
+        }
+        if over:
+            message = gettext("%(rep)s ended %(period)s at %(attainment)s of quota.") % values
+        else:
+            message = (
+                gettext(
+                    "%(rep)s is at %(attainment)s of the quota for %(period)s with %(elapsed)s of it "
+                    "gone: pace %(pace)s."
+                )
+                % values
+            )
         alerts.append(
             Alert(
                 kind=BEHIND_PACE,
                 severity=HIGH if pace < PACE_HIGH_BELOW else MEDIUM,
                 subject=rep.name,
-                message=gettext(
-                    "%(rep)s is at %(attainment)s of this month's quota with %(elapsed)s of the "
-                    "month gone: pace %(pace)s."
-                )
-                % {
-                    "rep": rep.name,
-                    "attainment": percent(rep.month_attainment),
-                    "elapsed": percent(share),
-                    "pace": percent(pace),
-                },
+                message=message,
                 url=rep_url(rep.pk),
                 rep_id=rep.pk,
                 team_id=rep.team_id,
@@ -253,13 +295,13 @@ def _inactive(reps: QuerySet[Rep], today: date, limit: int | None) -> tuple[list
     return alerts, len(alerts) if total is None else total
 
 
-def _leakage(teams: QuerySet[Team], month: Period) -> list[Alert]:
+def _leakage(teams: QuerySet[Team], period: Period) -> list[Alert]:
     worst = (
         PeriodFunnel.objects.filter(
             scope=Scope.TEAM,
             scope_id__in=teams.values("pk"),
-            period_kind=month.kind,
-            period_start=month.start,
+            period_kind=period.kind,
+            period_start=period.start,
             reached__gte=LEAKAGE_MIN_REACHED,
             leakage__isnull=False,
         )
@@ -275,15 +317,17 @@ def _leakage(teams: QuerySet[Team], month: Period) -> list[Alert]:
         .select_related("stage")
         .order_by("-leakage", "team_name", "scope_id")[:LEAKAGE_MAX_TEAMS]
     )
+    label_of_period = Span.of_period(period).label
     return [
         Alert(
             kind=LEAKAGE,
             severity=HIGH if row.leakage >= LEAKAGE_HIGH_FROM else MEDIUM,
             subject=row.team_name,
             message=gettext(
-                "%(team)s loses %(leakage)s of its deals at %(stage)s this month (%(reached)d reached it)."
+                "%(team)s loses %(leakage)s of its deals at %(stage)s in %(period)s (%(reached)d reached it)."
             )
             % {
+                "period": label_of_period,
                 "team": row.team_name,
                 "leakage": percent(row.leakage),
                 "stage": label(row.stage),

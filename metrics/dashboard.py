@@ -32,6 +32,7 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Coalesce
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from activities import access
@@ -158,65 +159,112 @@ def _empty_figures() -> dict:
     return figures
 
 
-def figures_pair(ref: ScopeRef, span: Span) -> tuple[dict, dict, bool]:
-    """The scope's figures for the span and the span before, and whether the span was computed.
+# Figures a stretch of a period does not have (they are kept per whole period only).
+WHOLE_PERIOD_ONLY = ("reps_at_quota_share", "weighted_pipeline")
 
-    Calendar periods: one query over PeriodMetric. Other spans: two over the daily tables.
-    """
+
+def comparison_span(span: Span, today: date) -> Span:
+    """What a span's figures are compared with: the whole span before it, or, while the span is
+    under way, the same stretch of the span before. On 2 December, December so far (1–2) is
+    compared with 1–2 November, not with all of November; on 30 March with 1–28 February."""
     previous = span.previous()
-    if span.period is not None:
+    if not span.first <= today < span.last:
+        return previous
+    last = min(previous.first + timedelta(days=(today - span.first).days), previous.last)
+    return Span.between(previous.first, last)
+
+
+def comparison_label(span: Span, compared: Span) -> str:
+    """How a tile names what it is compared with: "November 2026", or "November 1 – November 2"
+    for the same stretch of it (the month and day in the active language)."""
+    if compared == span.previous():
+        return compared.label
+    first = formats.date_format(compared.first, "MONTH_DAY_FORMAT")
+    if compared.first == compared.last:
+        return first
+    last = formats.date_format(compared.last, "MONTH_DAY_FORMAT")
+    return _("%(first)s – %(last)s") % {"first": first, "last": last}
+
+
+def figures_pair(ref: ScopeRef, span: Span, today: date | None = None) -> tuple[dict, dict, bool]:
+    """The scope's figures for the span and for its comparison_span, and whether the span was
+    computed. Calendar periods come from PeriodMetric (one query), other spans from the daily
+    tables (two). The same stretch of a previous period has its attainment against that
+    period's quota; figures only a whole period has (reps at quota, weighted pipeline) stay
+    undefined for it."""
+    today = today or timezone.localdate()
+    compared = comparison_span(span, today)
+    previous = span.previous()
+    periods = [s for s in (span, previous) if s.period is not None]
+    rows = {}
+    if periods:
         rows = {
             row["period_start"]: row
             for row in PeriodMetric.objects.filter(
                 scope=ref.scope,
                 scope_id=ref.scope_id,
                 period_kind=span.kind,
-                period_start__in=[span.first, previous.first],
+                period_start__in=[s.first for s in periods],
             ).values("period_start", *FIGURE_FIELDS)
         }
-        current, before = rows.get(span.first), rows.get(previous.first)
-        return current or _empty_figures(), before or _empty_figures(), current is not None
+    from_days = [s for s in (span, compared) if s.period is None]
+    quota = (rows.get(previous.first) or {}).get("quota") if compared != previous else None
+    summed = _daily_figures(ref, from_days, {compared: quota})
+    current = rows.get(span.first) if span.period is not None else summed[span]
+    before = rows.get(compared.first) if compared.period is not None else summed[compared]
+    computed = span.period is None or current is not None
+    return current or _empty_figures(), before or _empty_figures(), computed
 
-    deal_sums = RepDayDeal.objects.filter(member_filter(ref), day__gte=previous.first, day__lte=span.last)
-    activity_rows = RepDayActivity.objects.filter(
-        member_filter(ref), day__gte=previous.first, day__lte=span.last
-    )
+
+def _daily_figures(ref: ScopeRef, spans: list[Span], quotas: dict[Span, object]) -> dict[Span, dict]:
+    """The figures of each span added up from the daily tables, in two queries for all of them;
+    with a quota for a span, its attainment too."""
+    if not spans:
+        return {}
+    first, last = min(s.first for s in spans), max(s.last for s in spans)
+    deal_sums = RepDayDeal.objects.filter(member_filter(ref), day__gte=first, day__lte=last)
+    activity_rows = RepDayActivity.objects.filter(member_filter(ref), day__gte=first, day__lte=last)
     deals, activity = {}, {}
-    for when, s in (("cur", span), ("prev", previous)):
+    for index, s in enumerate(spans):
         within = Q(day__gte=s.first, day__lte=s.last)
         revenue = formulas.money(Sum("revenue", filter=within))
         won, lost = Sum("deals_won", filter=within), Sum("deals_lost", filter=within)
         deals.update(
             {
-                f"revenue_{when}": revenue,
-                f"deals_won_{when}": won,
-                f"deals_lost_{when}": lost,
-                f"deals_opened_{when}": Sum("deals_opened", filter=within),
-                f"pipeline_created_{when}": formulas.money(Sum("pipeline_created", filter=within)),
-                f"win_rate_{when}": formulas.win_rate(won, lost),
-                f"avg_deal_size_{when}": formulas.avg_deal_size(revenue, won),
+                f"revenue_{index}": revenue,
+                f"deals_won_{index}": won,
+                f"deals_lost_{index}": lost,
+                f"deals_opened_{index}": Sum("deals_opened", filter=within),
+                f"pipeline_created_{index}": formulas.money(Sum("pipeline_created", filter=within)),
+                f"win_rate_{index}": formulas.win_rate(won, lost),
+                f"avg_deal_size_{index}": formulas.avg_deal_size(revenue, won),
             }
         )
+        if quotas.get(s) is not None:
+            quota = Value(quotas[s], output_field=formulas.MONEY_FIELD)
+            deals[f"attainment_{index}"] = formulas.attainment(Coalesce(revenue, Value(ZERO)), quota)
         minutes = Sum("minutes", filter=within)
         selling = Sum("minutes", filter=within & Q(activity_type__is_selling=True))
         activity.update(
             {
-                f"activity_count_{when}": Sum("count", filter=within),
-                f"activity_minutes_{when}": minutes,
-                f"selling_minutes_{when}": selling,
-                f"selling_time_share_{when}": formulas.selling_time_share(selling, minutes),
+                f"activity_count_{index}": Sum("count", filter=within),
+                f"activity_minutes_{index}": minutes,
+                f"selling_minutes_{index}": selling,
+                f"selling_time_share_{index}": formulas.selling_time_share(selling, minutes),
             }
         )
     found = {**deal_sums.aggregate(**deals), **activity_rows.aggregate(**activity)}
-    result = []
-    for when in ("cur", "prev"):
+    result = {}
+    for index, s in enumerate(spans):
         figures = _empty_figures()
         for name, value in found.items():
             base, _sep, suffix = name.rpartition("_")
-            if suffix == when and value is not None:
+            if suffix == str(index) and value is not None:
                 figures[base] = value
-        result.append(figures)
-    return result[0], result[1], True
+        if quotas.get(s) is not None:
+            figures["quota"] = quotas[s]
+        result[s] = figures
+    return result
 
 
 def pace(figures: dict, span: Span, today: date) -> float | None:
@@ -234,6 +282,8 @@ class Tile:
     why: str = ""  # why the value is undefined, for the "—" tooltip
     delta: float | None = None  # relative change (money, count) or percentage points (fraction)
     help: str = ""
+    # Why there is no change to show although the figure exists, when it is not "nothing then".
+    compare_why: str = ""
 
 
 def _delta(kind: str, value, previous) -> float | None:
@@ -301,11 +351,16 @@ def tiles(ref: ScopeRef, span: Span, current: dict, previous: dict, today: date)
             _("Minutes of selling activities ÷ all minutes logged."),
         ),
     ]
-    previous_span = span.previous()
+    compared = comparison_span(span, today)
+    partial = compared != span.previous()
+    whole_only = _("Compared only between whole periods.")
+    # The pace the period before had at the same point: its attainment then ÷ the same share.
+    compared_share = compared.days / span.previous().days
     result = []
     for key, label, kind, why, help_text in specs:
         if key == "pace":
-            value, before = pace(current, span, today), pace(previous, previous_span, today)
+            value = pace(current, span, today)
+            before = formulas.pace(previous.get("attainment"), compared_share)
         else:
             value, before = current.get(key), previous.get(key)
         if key == "weighted_pipeline" and not calendar:
@@ -320,6 +375,7 @@ def tiles(ref: ScopeRef, span: Span, current: dict, previous: dict, today: date)
                 why=why if value is None else "",
                 delta=_delta(kind, value, before),
                 help=help_text,
+                compare_why=whole_only if partial and key in WHOLE_PERIOD_ONLY else "",
             )
         )
     return result

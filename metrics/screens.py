@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, fields
 from datetime import date
 
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 
 from activities import access
@@ -18,7 +19,7 @@ from activities.models import Rep
 
 from . import charts
 from . import dashboard as data
-from .alerts import alerts_for
+from .alerts import alert_period, alerts_for, in_pace_grace
 from .models import Scope
 from .spans import Span
 
@@ -39,6 +40,11 @@ class DashboardPage:
     previous_span: Span | None = None
     next_span: Span | None = None
     computed: bool = False
+    # A period that is over, computed by a run since, with nothing in it: "no data", not "not computed".
+    no_data: bool = False
+    compared_span: Span | None = None
+    compared_label: str = ""
+    pace_grace: bool = False
     figures: dict = field(default_factory=dict)
     tiles: list = field(default_factory=list)
     funnel: list = field(default_factory=list)
@@ -77,9 +83,14 @@ def dashboard_for(*, viewer, scope: str, scope_id: int, span: Span | None, today
     )
     if span is None:
         return page
-    current, previous, computed = data.figures_pair(ref, span)
+    current, previous, computed = data.figures_pair(ref, span, today)
     page.span, page.previous_span, page.next_span = span, span.previous(), span.next()
+    page.compared_span = data.comparison_span(span, today)
+    page.compared_label = data.comparison_label(span, page.compared_span)
     page.computed, page.figures = computed, current
+    computed_at = page.freshness.computed_at
+    page.no_data = not computed and computed_at is not None and timezone.localdate(computed_at) > span.last
+    page.pace_grace = in_pace_grace(alert_period(span, today), today)
     page.tiles = data.tiles(ref, span, current, previous, today)
     page.funnel = data.funnel(ref, span)
     page.funnel_links = _funnel_links(ref, span, page.funnel)
@@ -96,7 +107,7 @@ def dashboard_for(*, viewer, scope: str, scope_id: int, span: Span | None, today
             teams = teams.filter(pk=ref.scope_id)
         elif ref.scope == Scope.TERRITORY:
             teams = teams.filter(territory_id=ref.scope_id)
-        page.alerts = alerts_for(reps=reps, teams=teams, today=today, limit=ALERTS_SHOWN)
+        page.alerts = alerts_for(reps=reps, teams=teams, today=today, limit=ALERTS_SHOWN, span=span)
     if ref.scope == Scope.REP:
         page.rep = Rep.objects.select_related("user", "team").get(pk=ref.scope_id)
         page.today_activities = activity_selectors.activities_on_day(rep=page.rep)

@@ -215,6 +215,11 @@ if LEADERBOARD_TV_REFRESH_SECONDS < 10:
 SALESTRACK_INACTIVE_WORKING_DAYS = env.int("SALESTRACK_INACTIVE_WORKING_DAYS", default=3)
 if SALESTRACK_INACTIVE_WORKING_DAYS < 1:
     raise ImproperlyConfigured("SALESTRACK_INACTIVE_WORKING_DAYS must be at least 1")
+# Alerts: nobody is "behind pace" in the first this-many days of a period (one early win
+# reads 200 %, a slow first day 0 %); the pace figure itself is shown from the first day.
+SALESTRACK_PACE_GRACE_DAYS = env.int("SALESTRACK_PACE_GRACE_DAYS", default=5)
+if SALESTRACK_PACE_GRACE_DAYS < 0:
+    raise ImproperlyConfigured("SALESTRACK_PACE_GRACE_DAYS cannot be negative")
 
 STATIC_URL = "static/"
 # collectstatic writes here in production; elsewhere whitenoise serves straight from static/.

@@ -564,3 +564,12 @@ def _impact_rows(key: dict, rep_ids, type_ids, activities, won, lost) -> list[di
             }
         )
     return rows
+
+
+def movement(rank: int, value, previous_rank: int | None, previous_value) -> int | None:
+    """A leaderboard row's movement by the product's rule, from the oracle's ranks and values:
+    the previous rank minus this one; None when not ranked before, and None for a rep with
+    nothing (zero or no value) in both spans."""
+    if not value and not previous_value:
+        return None
+    return None if previous_rank is None else previous_rank - rank

@@ -136,6 +136,12 @@ class LeaderboardRowSerializer(serializers.Serializer):
         help_text=_(
             "The rank over the span just before (the previous month, quarter, year, week or day; "
             "for a range as many days ending the day before) minus this rank (positive = moved up); "
-            "null when not ranked then."
+            "null when not ranked then, or when idle."
         ),
+    )
+    idle = serializers.BooleanField(
+        help_text=_(
+            "Nothing in this span nor the one before (a zero or no value in both): no movement, "
+            "and never among the reps who need a push."
+        )
     )

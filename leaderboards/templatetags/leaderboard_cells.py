@@ -82,6 +82,12 @@ def standing_line(standing, kind: str) -> str:
 @register.simple_tag
 def movement_cell(row) -> str:
     """▲ 3 / ▼ 2 / – / new, with the words for screen readers."""
+    if row.idle:
+        return format_html(
+            '<span class="move same"><span aria-hidden="true">–</span>'
+            '<span class="visually-hidden">{}</span></span>',
+            _("Nothing in this period nor the one before"),
+        )
     if row.movement is None:
         hidden = _("Not ranked in the previous period")
         return format_html(

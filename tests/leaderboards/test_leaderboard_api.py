@@ -347,10 +347,10 @@ def test_boards_match_a_ranking_of_the_oracles_figures(db, django_user_model, se
             assert {row["rep_id"]: row["rank"] for row in rows} == {k: v[0] for k, v in want.items()}, metric
             for row in rows:
                 assert float(row["value"]) == pytest.approx(want[row["rep_id"]][1]), (metric, row)
-                if row["rep_id"] in previous:
-                    assert row["movement"] == previous[row["rep_id"]][0] - row["rank"]
-                else:
-                    assert row["movement"] is None
+                before_rank, before_value = previous.get(row["rep_id"], (None, None))
+                assert row["movement"] == oracle.movement(
+                    row["rank"], want[row["rep_id"]][1], before_rank, before_value
+                ), (metric, row)
                 checked += 1
             assert [row["rank"] for row in rows] == sorted(row["rank"] for row in rows)
     assert checked > 100
@@ -454,12 +454,14 @@ def weeks(cast):
 
 def assert_matches_the_raw_rows(rows, span, type_id: int, rep_ids) -> None:
     want = raw_counts(span, type_id, rep_ids)
-    before = competition_ranks(raw_counts(span.previous(), type_id, rep_ids))
+    before_counts = raw_counts(span.previous(), type_id, rep_ids)
+    before = competition_ranks(before_counts)
     assert {row["rep_id"]: row["value"] for row in rows} == want
     assert all(type(row["value"]) is int for row in rows)
     assert {row["rep_id"]: row["rank"] for row in rows} == competition_ranks(want)
     assert {row["rep_id"]: row["movement"] for row in rows} == {
-        rep_id: before[rep_id] - rank for rep_id, rank in competition_ranks(want).items()
+        rep_id: oracle.movement(rank, want[rep_id], before.get(rep_id), before_counts.get(rep_id))
+        for rep_id, rank in competition_ranks(want).items()
     }
     assert [row["rank"] for row in rows] == sorted(row["rank"] for row in rows)
 

@@ -24,6 +24,7 @@ from leaderboards.selectors import (
 )
 from metrics.periods import Period, PeriodKind
 from metrics.spans import Span
+from tests import oracle
 from tests.leaderboards.test_leaderboard_api import TZ, backfill, berlin, close, log  # noqa: F401
 from tests.metrics.datagen import make_dataset
 
@@ -127,11 +128,14 @@ def test_range_boards_match_a_ranking_of_the_raw_rows(dataset):
             for scope, scope_id, rep_ids in boards:
                 rows = leaderboard_for(metric=metric, period=span, scope=scope, scope_id=scope_id)
                 want = raw_values(span, metric, rep_ids, 2)
-                before = competition_ranks(raw_values(span.previous(), metric, rep_ids, 2))
+                before_values = raw_values(span.previous(), metric, rep_ids, 2)
+                before = competition_ranks(before_values)
                 assert {row.rep_id: row.rank for row in rows} == competition_ranks(want), (span, metric)
                 for row in rows:
                     assert float(row.value) == pytest.approx(want[row.rep_id]), (span, metric, row)
-                    assert row.movement == (before[row.rep_id] - row.rank if row.rep_id in before else None)
+                    assert row.movement == oracle.movement(
+                        row.rank, want[row.rep_id], before.get(row.rep_id), before_values.get(row.rep_id)
+                    ), (span, metric, row)
                     checked += 1
                 assert [row.rank for row in rows] == sorted(row.rank for row in rows)
     assert checked > 300

@@ -51,7 +51,8 @@ def url(scope: str, scope_id: int, **query) -> str:
 
 
 class Page(HTMLParser):
-    """What a dashboard shows: tiles (key → data-value, title), member rows, funnel links."""
+    """What a dashboard shows: tiles (key → data-value, the reason shown for a "—"), member
+    rows, funnel links."""
 
     def __init__(self, html: str):
         super().__init__()
@@ -59,7 +60,7 @@ class Page(HTMLParser):
         self.tile_titles: dict[str, str] = {}
         self.members: dict[int, list[str]] = {}
         self.funnel_links: dict[int, str] = {}
-        self._tile = self._member = self._stage = None
+        self._tile = self._member = self._stage = self._why = None
         self.feed(html)
 
     def handle_starttag(self, tag, attrs):
@@ -68,8 +69,9 @@ class Page(HTMLParser):
             self._tile = attrs["data-tile"]
         elif self._tile and "tile-value" in (attrs.get("class") or ""):
             self.tiles[self._tile] = attrs.get("data-value", "")
-            self.tile_titles[self._tile] = attrs.get("title", "")
-            self._tile = None
+            self.tile_titles.setdefault(self._tile, "")
+        elif self._tile and "tile-why" in (attrs.get("class") or ""):
+            self._why = self._tile
         if tag == "tr" and "data-member" in attrs:
             self._member = int(attrs["data-member"])
             self.members[self._member] = []
@@ -80,7 +82,15 @@ class Page(HTMLParser):
         elif tag == "a" and self._stage is not None:
             self.funnel_links[self._stage] = attrs["href"]
 
+    def handle_data(self, data):
+        if self._why:
+            self.tile_titles[self._why] += data
+
     def handle_endtag(self, tag):
+        if tag == "p":
+            self._why = None
+        if tag == "article":
+            self._tile = None
         if tag == "tr":
             self._member = self._stage = None
 
