@@ -284,6 +284,36 @@ class Tile:
     help: str = ""
     # Why there is no change to show although the figure exists, when it is not "nothing then".
     compare_why: str = ""
+    goal: Goal | None = None  # the attainment tile: revenue against the quota
+
+
+@dataclass(frozen=True)
+class Goal:
+    """Progress towards a quota: done, to go and what the pace line expects by today."""
+
+    done: Decimal
+    target: Decimal
+    expected: Decimal | None  # the quota × the share of the period elapsed; None once it is over
+
+    @property
+    def to_go(self) -> Decimal:
+        return max(self.target - self.done, ZERO)
+
+    @property
+    def behind(self) -> bool:
+        return self.expected is not None and self.done < self.expected
+
+
+def goal_of(figures: dict, span: Span, today: date) -> Goal | None:
+    """The quota tile's progress; None without a quota above zero."""
+    quota = figures.get("quota")
+    if not quota:
+        return None
+    share = span.elapsed_share(today)
+    expected = (
+        None if share >= 1 or today < span.first else (Decimal(quota) * Decimal(str(share))).quantize(ZERO)
+    )
+    return Goal(done=Decimal(figures.get("revenue") or ZERO), target=Decimal(quota), expected=expected)
 
 
 def _delta(kind: str, value, previous) -> float | None:
@@ -376,6 +406,7 @@ def tiles(ref: ScopeRef, span: Span, current: dict, previous: dict, today: date)
                 delta=_delta(kind, value, before),
                 help=help_text,
                 compare_why=whole_only if partial and key in WHOLE_PERIOD_ONLY else "",
+                goal=goal_of(current, span, today) if key == "attainment" and calendar else None,
             )
         )
     return result

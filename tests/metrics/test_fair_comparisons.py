@@ -221,3 +221,41 @@ def test_a_computed_past_period_with_nothing_in_it_says_no_data(cast, client):
         url.replace(str(cast.rep_b1.pk), str(cast.rep_a1.pk)), {"period": "2026-06"}
     ).content.decode()
     assert "No data in this period." not in html and 'data-chart="pace"' in html
+
+
+# --- goals on the quota tile ------------------------------------------------------------
+
+
+def test_the_quota_tile_shows_done_to_go_and_what_is_expected_by_today(early_june):
+    today = date(2026, 6, 16)  # 16 of 30 days: the pace line expects 10,000 × 16/30
+    current, before, _computed = data.figures_pair(early_june, JUNE, today)
+    goal = {tile.key: tile for tile in data.tiles(early_june, JUNE, current, before, today)}[
+        "attainment"
+    ].goal
+    assert (goal.done, goal.target, goal.to_go) == (
+        Decimal("2000.00"),
+        Decimal("10000.00"),
+        Decimal("8000.00"),
+    )
+    assert goal.expected == Decimal("5333.33") and goal.behind
+    # On the last day nothing is "expected by today" any more: the period is over.
+    last = data.goal_of(current, JUNE, date(2026, 6, 30))
+    assert last.expected is None and not last.behind
+    # Exactly at quota: nothing to go, not behind; one cent short: behind the line at its end.
+    at_quota = data.goal_of({"quota": Decimal("10000"), "revenue": Decimal("10000")}, JUNE, today)
+    assert at_quota.to_go == 0 and not at_quota.behind
+    short = data.goal_of({"quota": Decimal("10000"), "revenue": Decimal("5333.32")}, JUNE, today)
+    assert short.behind and short.to_go == Decimal("4666.68")
+    level = data.goal_of({"quota": Decimal("10000"), "revenue": Decimal("5333.33")}, JUNE, today)
+    assert not level.behind
+    assert data.goal_of({"quota": Decimal("0"), "revenue": Decimal("5")}, JUNE, today) is None
+    assert data.goal_of({"quota": None, "revenue": Decimal("5")}, JUNE, today) is None
+
+
+def test_the_dashboard_draws_the_goal_as_a_meter(early_june, client, cast):
+    client.force_login(cast.admin)
+    url = reverse("dashboard_scope", kwargs={"scope": "rep", "scope_id": cast.rep_a1.pk})
+    html = client.get(url, {"period": "2026-06"}).content.decode()
+    assert 'max="10000.00" value="2000.00"' in html
+    assert "2,000 USD of 10,000 USD — 8,000 USD to go" in html
+    assert 'data-testid="goal-expected"' not in html  # June is over on the day the test runs
