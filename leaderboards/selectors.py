@@ -35,6 +35,7 @@ from django.utils.translation import gettext_lazy as _
 from activities import access
 from activities.models import ActivityType, Rep, Team, Territory
 from metrics import formulas
+from metrics.dashboard import goal_of
 from metrics.membership import member_ids, reference_day
 from metrics.models import MONEY as MONEY_COLUMN
 from metrics.models import PeriodActivityMix, PeriodMetric, RepDayActivity, RepDayDeal, Scope
@@ -108,6 +109,9 @@ class LeaderboardRow:
     # Nothing in this span nor the one before (zero or no value in both): such a rep has no
     # movement (a tie at zero moving "up 15" means nothing) and is never "needs a push".
     idle: bool = False
+    # Progress towards the rep's quota of the board's quota period (revenue and attainment
+    # boards): metrics.dashboard.Goal, or None without a quota.
+    goal: object = None
 
     @property
     def percent(self) -> float | None:
@@ -392,6 +396,10 @@ class Leaderboard:
         ]
 
 
+# Boards whose rows show the bar of progress towards the rep's quota.
+GOAL_METRICS = ("revenue", "attainment")
+
+
 def _quota_period_of(span: Span) -> Period:
     """The calendar period a span's quota badge is about: the span's own, else the month it ends in."""
     return span.period or Period.containing(span.last, PeriodKind.MONTH)
@@ -444,14 +452,25 @@ def leaderboard_page_for(
     quota_period = _quota_period_of(span)
     # Every rep at quota in the period (a few hundred ids at most), kept to the ranked ones
     # below: cheaper than sending the board's thousand ids to the database.
-    reached = set(
-        PeriodMetric.objects.filter(
-            scope=Scope.REP,
-            period_kind=quota_period.kind,
-            period_start=quota_period.start,
-            attainment__gte=1,
-        ).values_list("scope_id", flat=True)
+    quota_rows = PeriodMetric.objects.filter(
+        scope=Scope.REP, period_kind=quota_period.kind, period_start=quota_period.start
     )
+    goals = {}
+    if chosen.name in GOAL_METRICS:
+        # The same one query: every rep with a quota, for the bars, and those at quota.
+        found = list(quota_rows.filter(quota__gt=0).values_list("scope_id", "quota", "revenue", "attainment"))
+        reached = {
+            rep_id
+            for rep_id, _quota, _revenue, attainment in found
+            if attainment is not None and attainment >= 1
+        }
+        quota_span, today = Span.of_period(quota_period), timezone.localdate()
+        goals = {
+            rep_id: goal_of({"quota": quota, "revenue": revenue}, quota_span, today)
+            for rep_id, quota, revenue, _attainment in found
+        }
+    else:
+        reached = set(quota_rows.filter(attainment__gte=1).values_list("scope_id", flat=True))
     top_activity = set(
         _ranked(METRICS["activities"], span, members)
         .filter(value__gt=0)
@@ -469,7 +488,7 @@ def leaderboard_page_for(
         )
         return tuple(code for code, has in held if has)
 
-    rows = [replace(row, badges=badges_of(row)) for row in rows]
+    rows = [replace(row, badges=badges_of(row), goal=goals.get(row.rep_id)) for row in rows]
     below_minimum = 0
     minimum = None
     if chosen.min_closed_deals:

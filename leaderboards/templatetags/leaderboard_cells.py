@@ -66,6 +66,35 @@ def value_cell(row, kind: str) -> str:
 
 
 @register.simple_tag
+def goal_bar(goal) -> str:
+    """A bar of progress towards the quota, named "2,000.00 USD of 10,000.00 USD — 8,000.00 USD to go"."""
+    if goal is None:
+        return ""
+    done, target = _amount(goal.done, "money"), _amount(goal.target, "money")
+    if goal.to_go:
+        text = _("%(done)s of %(target)s — %(to_go)s to go") % {
+            "done": done,
+            "target": target,
+            "to_go": _amount(goal.to_go, "money"),
+        }
+    else:
+        text = _("%(done)s of %(target)s — quota reached") % {"done": done, "target": target}
+    low = format_html(' low="{}"', f"{goal.expected:f}") if goal.expected is not None else ""
+    return format_html(
+        '<meter class="goal{}" min="0" max="{}" value="{}"{} high="{}" optimum="{}" '
+        'aria-label="{}" title="{}"></meter>',
+        " behind" if goal.behind else "",
+        f"{goal.target:f}",
+        f"{goal.done:f}",
+        low,
+        f"{goal.target:f}",
+        f"{goal.target:f}",
+        text,
+        text,
+    )
+
+
+@register.simple_tag
 def standing_line(standing, kind: str) -> str:
     """ "You are #4 of 24 — 1,200.00 USD to #3" (the viewer's place, and what the next place takes)."""
     where = _("You are #%(rank)s of %(total)s") % {"rank": standing.row.rank, "total": standing.total}

@@ -259,3 +259,16 @@ def test_the_dashboard_draws_the_goal_as_a_meter(early_june, client, cast):
     assert 'max="10000.00" value="2000.00"' in html
     assert "2,000 USD of 10,000 USD — 8,000 USD to go" in html
     assert 'data-testid="goal-expected"' not in html  # June is over on the day the test runs
+
+
+def test_leaderboard_rows_carry_each_reps_progress_to_quota(early_june, cast, client):
+    board = leaderboard_page_for(viewer=cast.admin, metric="revenue", span=JUNE, scope=Scope.COMPANY)
+    rows = {row.rep_id: row for row in board.rows}
+    goal = rows[cast.rep_a1.pk].goal
+    assert (goal.done, goal.target) == (Decimal("2000.00"), Decimal("10000.00"))
+    assert rows[cast.rep_a2.pk].goal is None  # no quota
+    activities = leaderboard_page_for(viewer=cast.admin, metric="activities", span=JUNE, scope=Scope.COMPANY)
+    assert all(row.goal is None for row in activities.rows)
+    client.force_login(cast.admin)
+    html = client.get(reverse("leaderboard"), {"metric": "revenue", "period": "2026-06"}).content.decode()
+    assert 'aria-label="2,000.00 USD of 10,000.00 USD — 8,000.00 USD to go"' in html
