@@ -110,10 +110,14 @@ def test_a_whole_period_is_compared_with_the_whole_period_before(early_june):
     assert tiles["weighted_pipeline"].compare_why == ""
 
 
+def dashboard_html(client, viewer, rep, period: str) -> str:
+    client.force_login(viewer)
+    url = reverse("dashboard_scope", kwargs={"scope": "rep", "scope_id": rep.pk})
+    return client.get(url, {"period": period}).content.decode()
+
+
 def test_the_dashboard_says_what_it_compares_with_and_why_a_figure_is_missing(early_june, client, cast):
-    client.force_login(cast.admin)
-    url = reverse("dashboard_scope", kwargs={"scope": "rep", "scope_id": cast.rep_a1.pk})
-    html = client.get(url, {"period": "2026-06"}).content.decode()
+    html = dashboard_html(client, cast.admin, cast.rep_a1, "2026-06")
     # Not "today" in the test run: the page compares June as a whole with May as a whole...
     assert "vs May 2026" in html
     # ...and the reason for a "—" stands on the page, not in a tooltip: nothing logged in June.
@@ -210,16 +214,12 @@ def test_reps_with_nothing_in_either_period_have_no_movement_and_need_no_push(ca
 def test_a_computed_past_period_with_nothing_in_it_says_no_data(cast, client):
     log_call(cast.rep_a1, date(2026, 6, 2))
     compute(date(2026, 6, 1), date(2026, 6, 10))
-    client.force_login(cast.admin)
-    url = reverse("dashboard_scope", kwargs={"scope": "rep", "scope_id": cast.rep_b1.pk})
-    html = client.get(url, {"period": "2026-04"}).content.decode()
+    html = dashboard_html(client, cast.admin, cast.rep_b1, "2026-04")
     assert "No data in this period." in html
     assert "not been computed yet" not in html
     assert 'data-chart="pace"' not in html  # no empty axes
     # A period with data is drawn as before.
-    html = client.get(
-        url.replace(str(cast.rep_b1.pk), str(cast.rep_a1.pk)), {"period": "2026-06"}
-    ).content.decode()
+    html = dashboard_html(client, cast.admin, cast.rep_a1, "2026-06")
     assert "No data in this period." not in html and 'data-chart="pace"' in html
 
 
@@ -253,9 +253,7 @@ def test_the_quota_tile_shows_done_to_go_and_what_is_expected_by_today(early_jun
 
 
 def test_the_dashboard_draws_the_goal_as_a_meter(early_june, client, cast):
-    client.force_login(cast.admin)
-    url = reverse("dashboard_scope", kwargs={"scope": "rep", "scope_id": cast.rep_a1.pk})
-    html = client.get(url, {"period": "2026-06"}).content.decode()
+    html = dashboard_html(client, cast.admin, cast.rep_a1, "2026-06")
     assert 'max="10000.00" value="2000.00"' in html
     assert "2,000 USD of 10,000 USD — 8,000 USD to go" in html
     assert 'data-testid="goal-expected"' not in html  # June is over on the day the test runs
